@@ -1,0 +1,28 @@
+# Shared settings for every script under deploy/ and tests/: where third-party dependencies live and
+# which versions the project pins. Sourced, never executed. Every value can be overridden from the
+# environment, so a machine with other paths needs no edit here.
+
+# Dependencies that are not Debian 12 packages (librdkafka, Kafka jars, grpcurl) live outside the
+# checkout, so a fresh clone reuses them and CI stays fast when they are already built.
+: "${STREAMMETRICS_DEPS_DIR:=${XDG_CACHE_HOME:-$HOME/.cache}/streammetrics}"
+
+# librdkafka >= 2.3 is required (Debian 12's 2.0.2 has a fatal idempotent-producer bug after broker
+# restarts); 2.8.0 is built from Debian 13's source package.
+: "${STREAMMETRICS_RDKAFKA_VERSION:=2.8.0}"
+: "${STREAMMETRICS_RDKAFKA_PREFIX:=$STREAMMETRICS_DEPS_DIR/librdkafka-$STREAMMETRICS_RDKAFKA_VERSION}"
+
+# Kafka 3.9.x, not 4.x: librdkafka < 2.11 cannot join consumer groups on Kafka 4.
+: "${STREAMMETRICS_KAFKA_VERSION:=3.9.1}"
+: "${STREAMMETRICS_KAFKA_LIBS:=$STREAMMETRICS_DEPS_DIR/kafka-$STREAMMETRICS_KAFKA_VERSION/libs}"
+
+: "${STREAMMETRICS_GRPCURL_VERSION:=v1.9.3}"
+: "${STREAMMETRICS_BIN_DIR:=$STREAMMETRICS_DEPS_DIR/bin}"
+
+export STREAMMETRICS_DEPS_DIR STREAMMETRICS_RDKAFKA_VERSION STREAMMETRICS_RDKAFKA_PREFIX \
+  STREAMMETRICS_KAFKA_VERSION STREAMMETRICS_KAFKA_LIBS STREAMMETRICS_GRPCURL_VERSION \
+  STREAMMETRICS_BIN_DIR
+export PATH="$STREAMMETRICS_BIN_DIR:$PATH"
+
+# log MESSAGE...: one timestamped line on stderr, so progress is visible in CI logs.
+sm_log() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${SM_COMPONENT:-deploy}" "$*" >&2; }
+sm_die() { sm_log "ERROR: $*"; exit 1; }

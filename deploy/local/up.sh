@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# up.sh [--infra-only]: brings up the StreamMetrics local stack as processes of the current user,
+# with state under $STREAMMETRICS_STATE_DIR (default .local/stack, git-ignored):
+#   Redis 7 (append-only) on 127.0.0.1:56379, PostgreSQL 15 on 127.0.0.1:55432 (database and user
+#   streammetrics), three combined broker+controller KRaft Kafka nodes on 127.0.0.1:19092/29092/39092,
+#   the four topics of BRIEF §4, and the schema migrations.
+# Safe to re-run: what runs is left alone, what is missing is started. Readiness is polled with a
+# deadline; a component that does not come up is named with the tail of its log.
+# --infra-only stops there (the services are added by later work).
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SM_COMPONENT=up
+
+infra_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --infra-only) infra_only=1 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) sm_die "unknown argument $arg (try --help)" ;;
+  esac
+done
+
+[ "${STREAMMETRICS_SKIP_INSTALL:-0}" = 1 ] || "$STREAMMETRICS_ROOT/deploy/install-deps.sh"
+mkdir -p "$STATE/kafka" "$STATE/redis" "$STATE/postgres"
+
+start_redis() {
+  SM_COMPONENT=redis
+  if pid=$(running_pid redis); then sm_log "already running (pid $pid)"; return; fi
+  require_free_port redis "$STREAMMETRICS_REDIS_PORT"
+  setsid nohup redis-server --bind "$H" --port "$STREAMMETRICS_REDIS_PORT" \
+    --dir "$STATE/redis" --appendonly yes --appendfsync everysec --save "" \
+    --logfile "$STATE/redis/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
+  record_pid redis $!
+  wait_until "Redis" "$STATE/redis/redis.log" "$STREAMMETRICS_READY_TIMEOUT" \
+    redis-cli -h "$H" -p "$STREAMMETRICS_REDIS_PORT" ping
+  sm_log "ready on $H:$STREAMMETRICS_REDIS_PORT"
+}
+
+start_postgres() {
+  SM_COMPONENT=postgres
+  local dir="$STATE/postgres" data="$STATE/postgres/data"
+  export PGPASSWORD=streammetrics
+  if ! pid=$(running_pid postgres); then
+    require_free_port postgres "$STREAMMETRICS_PG_PORT"
+    [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir"
+    if [ ! -f "$data/PG_VERSION" ]; then
+      echo streammetrics >"$dir/pwfile"
+      chmod 600 "$dir/pwfile"
+      [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir/pwfile"
+      as_pg "$STREAMMETRICS_PG_BIN/initdb" -D "$data" -U streammetrics --pwfile="$dir/pwfile" \
+        --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+        >"$dir/initdb.log" 2>&1 || sm_die "initdb failed; see $dir/initdb.log"
+      rm -f "$dir/pwfile"
+    fi
+    mkdir -p "$dir/run"
+    [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir/run"
+    # Durable settings stay on (fsync, full_page_writes): this stack proves exactly-once across
+    # crashes. The recorded pid is the postmaster's own (setpriv execs, it does not fork).
+    setsid nohup $(as_pg_prefix) "$STREAMMETRICS_PG_BIN/postgres" -D "$data" \
+      -p "$STREAMMETRICS_PG_PORT" -c listen_addresses="$H" -k "$dir/run" \
+      -c max_connections=100 -c shared_buffers=256MB \
+      >>"$dir/postgres.log" 2>&1 </dev/null &
+    record_pid postgres $!
+  else
+    sm_log "already running (pid $pid)"
+  fi
+  wait_until "PostgreSQL" "$dir/postgres.log" "$STREAMMETRICS_READY_TIMEOUT" \
+    psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -q -c "SELECT 1"
+  if [ -z "$(psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -t -A \
+    -c "SELECT 1 FROM pg_database WHERE datname = 'streammetrics'")" ]; then
+    psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -q \
+      -c "CREATE DATABASE streammetrics OWNER streammetrics"
+  fi
+  sm_log "ready on $H:$STREAMMETRICS_PG_PORT"
+}
+
+start_kafka() {
+  SM_COMPONENT=kafka
+  local n
+  # A broker answers only once a controller quorum (2 of 3) exists: start all, then wait.
+  for n in 1 2 3; do STREAMMETRICS_KAFKA_NO_WAIT=1 "$here_local/kafka-node.sh" start "$n"; done
+  for n in 1 2 3; do "$here_local/kafka-node.sh" start "$n" 2>&1 | grep -v ' running (pid' >&2; done
+  wait_until "Kafka cluster (3 brokers)" "$STATE/kafka/n1/logs/server.log" \
+    "$STREAMMETRICS_READY_TIMEOUT" brokers_are 3
+  sm_log "3 brokers ready: $STREAMMETRICS_KAFKA_BOOTSTRAP"
+}
+
+brokers_are() {
+  [ "$(kcat -L -b "$STREAMMETRICS_KAFKA_BOOTSTRAP" -m 5 2>/dev/null |
+    grep -cE '^  +broker [0-9]+ at ')" -eq "$1" ]
+}
+
+# name partitions retention_ms
+TOPICS=(
+  "metrics-events 6 604800000"
+  "metrics-aggregated-1m 3 604800000"
+  "metrics-aggregated-5m 3 2592000000"
+  "metrics-dead-letter 3 1209600000"
+)
+
+create_topics() {
+  SM_COMPONENT=topics
+  local spec name partitions retention have pids=()
+  for spec in "${TOPICS[@]}"; do
+    read -r name partitions retention <<<"$spec"
+    have=$(kcat -L -b "$STREAMMETRICS_KAFKA_BOOTSTRAP" -t "$name" -m 10 2>/dev/null |
+      sed -nE "s/^ *topic \"$name\" with ([0-9]+) partitions.*/\1/p")
+    if [ -n "$have" ] && [ "$have" != 0 ]; then  # 0 partitions: kcat's "unknown topic"
+      [ "$have" = "$partitions" ] ||
+        sm_die "topic $name exists with $have partitions, needs $partitions; delete it or the state folder"
+      continue
+    fi
+    java -cp "$STREAMMETRICS_KAFKA_LIBS/*" -Dlog4j.configuration=file:/dev/null \
+      org.apache.kafka.tools.TopicCommand --bootstrap-server "$STREAMMETRICS_KAFKA_BOOTSTRAP" \
+      --create --if-not-exists --topic "$name" --partitions "$partitions" \
+      --replication-factor 3 --config min.insync.replicas=2 --config retention.ms="$retention" \
+      >"$STATE/kafka/topic-$name.log" 2>&1 &
+    pids+=($!)
+  done
+  local pid
+  for pid in "${pids[@]}"; do
+    wait "$pid" || sm_die "topic creation failed; see $STATE/kafka/topic-*.log"
+  done
+  sm_log "metrics-events(6) metrics-aggregated-1m(3) metrics-aggregated-5m(3) metrics-dead-letter(3), RF 3, min ISR 2"
+}
+
+start_redis
+start_postgres
+SM_COMPONENT=migrate "$STREAMMETRICS_ROOT/deploy/migrate.sh" "$STREAMMETRICS_PG_URL"
+start_kafka
+create_topics
+
+SM_COMPONENT=up
+sm_log "infrastructure up (state in $STATE)"
+cat >&2 <<INFO
+  Kafka       $STREAMMETRICS_KAFKA_BOOTSTRAP
+  PostgreSQL  $STREAMMETRICS_PG_URL
+  Redis       $H:$STREAMMETRICS_REDIS_PORT
+  status: deploy/local/status.sh   stop: deploy/local/down.sh
+INFO
+if [ "$infra_only" = 0 ]; then
+  sm_log "the ingest and aggregation services are not built yet; only the infrastructure runs"
+fi

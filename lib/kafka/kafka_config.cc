@@ -1,0 +1,65 @@
+// Owns nothing beyond the handles it returns; see kafka_config.h.
+#include "lib/kafka/kafka_config.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace streammetrics::kafka {
+
+Properties ZeroLossProducerProperties(absl::string_view bootstrap_servers) {
+  return {
+      {"bootstrap.servers", std::string(bootstrap_servers)},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      // With idempotence librdkafka retries until message.timeout.ms; a message that still fails
+      // is reported in its delivery report and never acknowledged to a client.
+      {"message.timeout.ms", "120000"},
+      {"partitioner", "murmur2_random"},
+  };
+}
+
+absl::StatusOr<Properties> ParseProperties(absl::string_view text) {
+  Properties out;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    const size_t eq = item.find('=');
+    if (eq == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Kafka property \"", item, "\" has no '='; write name=value"));
+    }
+    absl::string_view name = absl::StripAsciiWhitespace(item.substr(0, eq));
+    absl::string_view value = absl::StripAsciiWhitespace(item.substr(eq + 1));
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Kafka property \"", item, "\" has an empty name"));
+    }
+    out.emplace_back(std::string(name), std::string(value));
+  }
+  return out;
+}
+
+absl::StatusOr<ConfPtr> MakeConf(const Properties& properties) {
+  ConfPtr conf(rd_kafka_conf_new());
+  char err[512];
+  for (const auto& [name, value] : properties) {
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), err, sizeof(err)) !=
+        RD_KAFKA_CONF_OK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Kafka property ", name, "=", value, " rejected: ", err));
+    }
+  }
+  return conf;
+}
+
+absl::StatusOr<HandlePtr> MakeClient(rd_kafka_type_t type, ConfPtr conf) {
+  char err[512];
+  // rd_kafka_new takes ownership of conf only on success.
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof(err));
+  if (rk == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka client: ", err));
+  }
+  conf.release();
+  return HandlePtr(rk);
+}
+
+}  // namespace streammetrics::kafka

@@ -1,0 +1,80 @@
+#include "lib/kafka/kafka_config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace streammetrics::kafka {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+std::string Get(rd_kafka_conf_t* conf, const char* name) {
+  char buf[512];
+  size_t size = sizeof(buf);
+  if (rd_kafka_conf_get(conf, name, buf, &size) != RD_KAFKA_CONF_OK) return "<unset>";
+  return buf;
+}
+
+TEST(KafkaConfigTest, ZeroLossPropertiesAreAcceptedByLibrdkafka) {
+  auto conf = MakeConf(ZeroLossProducerProperties("127.0.0.1:1"));
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  EXPECT_EQ(Get(conf->get(), "enable.idempotence"), "true");
+  // librdkafka normalises acks=all to -1.
+  EXPECT_EQ(Get(conf->get(), "acks"), "-1");
+  EXPECT_EQ(Get(conf->get(), "partitioner"), "murmur2_random");
+}
+
+TEST(KafkaConfigTest, LaterPropertyOverridesEarlier) {
+  auto conf = MakeConf({{"linger.ms", "5"}, {"linger.ms", "20"}});
+  ASSERT_TRUE(conf.ok());
+  EXPECT_EQ(Get(conf->get(), "linger.ms"), "20");
+}
+
+TEST(KafkaConfigTest, UnknownPropertyNamesItself) {
+  auto conf = MakeConf({{"acks", "all"}, {"lingerr.ms", "5"}});
+  ASSERT_FALSE(conf.ok());
+  EXPECT_EQ(conf.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(conf.status().message(), HasSubstr("lingerr.ms=5"));
+}
+
+TEST(KafkaConfigTest, InvalidValueIsRejected) {
+  auto conf = MakeConf({{"compression.type", "brotli"}});
+  ASSERT_FALSE(conf.ok());
+  EXPECT_THAT(conf.status().message(), HasSubstr("compression.type"));
+}
+
+TEST(KafkaConfigTest, ParsePropertiesTrimsAndKeepsOrder) {
+  auto props = ParseProperties(" linger.ms = 5 ,compression.type=lz4,, ");
+  ASSERT_TRUE(props.ok());
+  EXPECT_THAT(*props,
+              ::testing::ElementsAre(Pair("linger.ms", "5"), Pair("compression.type", "lz4")));
+  EXPECT_TRUE(ParseProperties("")->empty());
+  // A value may itself contain '='.
+  EXPECT_THAT(*ParseProperties("sasl.jaas=a=b"), ::testing::ElementsAre(Pair("sasl.jaas", "a=b")));
+}
+
+TEST(KafkaConfigTest, ParsePropertiesRejectsMalformedItems) {
+  EXPECT_THAT(ParseProperties("linger.ms").status().message(), HasSubstr("no '='"));
+  EXPECT_THAT(ParseProperties("=5").status().message(), HasSubstr("empty name"));
+}
+
+TEST(KafkaConfigTest, MakeClientReportsConflictingSettings) {
+  // Idempotence requires acks=all; librdkafka refuses the combination at creation.
+  auto conf = MakeConf({{"enable.idempotence", "true"}, {"acks", "1"}});
+  ASSERT_TRUE(conf.ok());
+  auto client = MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
+  ASSERT_FALSE(client.ok());
+  EXPECT_THAT(client.status().message(), HasSubstr("acks"));
+}
+
+TEST(KafkaConfigTest, MakeClientCreatesProducer) {
+  auto conf = MakeConf(ZeroLossProducerProperties("127.0.0.1:1"));
+  ASSERT_TRUE(conf.ok());
+  auto client = MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_NE(client->get(), nullptr);
+}
+
+}  // namespace
+}  // namespace streammetrics::kafka

@@ -1,0 +1,54 @@
+#include "tests/support/stack.h"
+
+#include <cstdlib>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace streammetrics::testing {
+namespace {
+
+std::string EnvOr(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+}  // namespace
+
+std::string KafkaBootstrap() {
+  return EnvOr("STREAMMETRICS_KAFKA_BOOTSTRAP", "127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092");
+}
+
+std::string PostgresUrl() {
+  return EnvOr("STREAMMETRICS_PG_URL",
+               "postgresql://streammetrics:streammetrics@127.0.0.1:55432/streammetrics");
+}
+
+std::string RedisHost() { return EnvOr("STREAMMETRICS_REDIS_HOST", "127.0.0.1"); }
+
+int RedisPort() {
+  int port = 56379;
+  (void)absl::SimpleAtoi(EnvOr("STREAMMETRICS_REDIS_PORT", "56379"), &port);
+  return port;
+}
+
+absl::Status KafkaNode(const std::string& action, int node) {
+  const std::string cmd =
+      absl::StrCat(STREAMMETRICS_SOURCE_DIR, "/deploy/local/kafka-node.sh ", action, " ", node);
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) return absl::InternalError(absl::StrCat(cmd, " exited with ", rc));
+  return absl::OkStatus();
+}
+
+bool PollUntil(absl::Duration timeout, const std::function<bool()>& done) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    // A short pause between polls of an external process, not a wait for time to pass.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+}  // namespace streammetrics::testing

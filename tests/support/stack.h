@@ -1,0 +1,34 @@
+// Where the local stack runs, for integration tests, and how to wait for it without sleeping.
+//
+// Addresses come from the same STREAMMETRICS_* environment variables deploy/local/ reads, with the
+// same defaults, so tests follow an overridden stack.
+#ifndef STREAMMETRICS_TESTS_SUPPORT_STACK_H_
+#define STREAMMETRICS_TESTS_SUPPORT_STACK_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace streammetrics::testing {
+
+// "127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092" unless STREAMMETRICS_KAFKA_BOOTSTRAP is set.
+std::string KafkaBootstrap();
+// libpq connection string of the local PostgreSQL (STREAMMETRICS_PG_URL).
+std::string PostgresUrl();
+// Redis host and port (STREAMMETRICS_REDIS_HOST / STREAMMETRICS_REDIS_PORT).
+std::string RedisHost();
+int RedisPort();
+
+// Runs `deploy/local/kafka-node.sh <action> <node>` (action: stop, start, kill) and waits for it.
+// Fails with Internal carrying the exit code when the script fails.
+absl::Status KafkaNode(const std::string& action, int node);
+
+// Calls `done` until it returns true or `timeout` passes, yielding briefly between calls.
+// Returns true if `done` returned true in time.
+bool PollUntil(absl::Duration timeout, const std::function<bool()>& done);
+
+}  // namespace streammetrics::testing
+
+#endif  // STREAMMETRICS_TESTS_SUPPORT_STACK_H_
