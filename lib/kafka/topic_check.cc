@@ -1,8 +1,11 @@
 // Metadata and DescribeConfigs requests through librdkafka's admin API; see topic_check.h.
 #include "lib/kafka/topic_check.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 
 namespace streammetrics::kafka {
 namespace {
@@ -106,11 +109,11 @@ absl::Status CheckTopics(rd_kafka_t* rk, absl::Span<const TopicSpec> specs,
       problems.push_back(absl::StrCat("topic ", spec.name, " does not exist"));
       continue;
     }
-    if (it->second.partitions != spec.partitions) {
+    if (spec.partitions > 0 && it->second.partitions != spec.partitions) {
       problems.push_back(absl::StrCat("topic ", spec.name, ": has ", it->second.partitions,
                                       " partitions, needs ", spec.partitions));
     }
-    if (it->second.replication_factor != spec.replication_factor) {
+    if (spec.replication_factor > 0 && it->second.replication_factor != spec.replication_factor) {
       problems.push_back(absl::StrCat("topic ", spec.name, ": replication factor ",
                                       it->second.replication_factor, ", needs ",
                                       spec.replication_factor));
@@ -135,6 +138,18 @@ absl::Status CheckTopics(rd_kafka_t* rk, absl::Span<const TopicSpec> specs,
       absl::StrCat(absl::StrJoin(problems, "; "),
                    " (create or fix the topics with deploy/local/up.sh --infra-only, or your "
                    "cluster's tooling)"));
+}
+
+absl::Status AwaitTopics(rd_kafka_t* rk, absl::Span<const TopicSpec> specs,
+                         absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    absl::Status s = CheckTopics(rk, specs, std::max(left, absl::Seconds(1)));
+    if (s.ok() || absl::Now() >= deadline) return s;
+    // Metadata refresh interval between attempts; this runs once at service start.
+    absl::SleepFor(absl::Milliseconds(250));
+  }
 }
 
 }  // namespace streammetrics::kafka

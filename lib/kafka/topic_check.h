@@ -20,6 +20,7 @@ namespace streammetrics::kafka {
 
 struct TopicSpec {
   std::string name;
+  // 0: any partition count / replication factor (then only existence is checked).
   int partitions = 0;
   int replication_factor = 0;
   // Topic-level configuration that must hold, e.g. {"min.insync.replicas", "2"}.
@@ -56,6 +57,10 @@ absl::StatusOr<std::map<std::string, std::string>> DescribeTopicConfig(rd_kafka_
 // configs. Otherwise FailedPrecondition listing every difference found (so one run shows all of
 // them), e.g. "topic metrics-events: has 3 partitions, needs 6; run deploy/local/up.sh".
 absl::Status CheckTopics(rd_kafka_t* rk, absl::Span<const TopicSpec> specs, absl::Duration timeout);
+
+// CheckTopics, repeated until it passes or `timeout` has passed: topics created moments ago reach
+// every broker's metadata a little later. Returns the last CheckTopics status.
+absl::Status AwaitTopics(rd_kafka_t* rk, absl::Span<const TopicSpec> specs, absl::Duration timeout);
 
 }  // namespace streammetrics::kafka
 

@@ -16,14 +16,17 @@
 #include "gtest/gtest.h"
 #include "lib/kafka/kafka_config.h"
 #include "lib/kafka/topic_check.h"
+#include "tests/support/kafka_topics.h"
 #include "tests/support/stack.h"
 
 namespace streammetrics::kafka {
 namespace {
 
+using ::streammetrics::testing::ConsumeAll;
 using ::streammetrics::testing::KafkaBootstrap;
 using ::streammetrics::testing::KafkaNode;
 using ::streammetrics::testing::PollUntil;
+using ::streammetrics::testing::ScopedTopic;
 using ::testing::UnorderedElementsAre;
 
 constexpr int kPartitions = 6;
@@ -82,101 +85,17 @@ bool ProduceAndFlush(rd_kafka_t* rk, const std::string& topic, const std::string
   return true;
 }
 
-// Reads the whole topic from the beginning through a new consumer group until `expected` records
-// arrived or the deadline passed. Returns every payload read (duplicates included).
-std::multiset<std::string> ConsumeAll(const std::string& topic, size_t expected) {
-  auto conf =
-      MakeConf({{"bootstrap.servers", KafkaBootstrap()},
-                {"group.id", absl::StrCat("it-", topic, "-", absl::ToUnixNanos(absl::Now()))},
-                {"auto.offset.reset", "earliest"},
-                {"enable.auto.commit", "false"},
-                {"partition.assignment.strategy", "cooperative-sticky"}});
-  EXPECT_TRUE(conf.ok());
-  auto rk = MakeClient(RD_KAFKA_CONSUMER, std::move(*conf));
-  EXPECT_TRUE(rk.ok()) << rk.status();
-  rd_kafka_poll_set_consumer(rk->get());
-  PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
-  EXPECT_EQ(rd_kafka_subscribe(rk->get(), topics.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
-
-  std::multiset<std::string> out;
-  PollUntil(absl::Seconds(90), [&] {
-    for (int i = 0; i < 1000 && out.size() < expected; ++i) {
-      MessagePtr m(rd_kafka_consumer_poll(rk->get(), 100));
-      if (m == nullptr) break;
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        out.emplace(static_cast<const char*>(m->payload), m->len);
-      }
-    }
-    return out.size() >= expected;
-  });
-  rd_kafka_consumer_close(rk->get());
-  return out;
-}
-
-// Sum of the high watermarks of every partition: the number of records in a fresh topic.
-int64_t RecordCount(rd_kafka_t* rk, const std::string& topic) {
-  int64_t total = 0;
-  for (int p = 0; p < kPartitions; ++p) {
-    int64_t low = 0, high = 0;
-    EXPECT_EQ(rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10000),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
-    total += high - low;
-  }
-  return total;
-}
-
 class KafkaClusterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    topic_ = absl::StrCat("it-foundation-",
-                          ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
-                          absl::ToUnixMillis(absl::Now()));
-    auto conf = MakeConf({{"bootstrap.servers", KafkaBootstrap()}});
-    ASSERT_TRUE(conf.ok());
-    auto admin = MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
-    ASSERT_TRUE(admin.ok());
-    admin_ = std::move(*admin);
-    ASSERT_TRUE(RunAdmin(/*create=*/true)) << "could not create " << topic_;
-    ASSERT_TRUE(PollUntil(absl::Seconds(30), [&] {
-      auto cluster = DescribeCluster(admin_.get(), absl::Seconds(5));
-      return cluster.ok() && cluster->topics.count(topic_) &&
-             cluster->topics[topic_].partitions == kPartitions;
-    }));
+  void SetUp() override { ASSERT_TRUE(topic_.ok()) << topic_.status(); }
+  // Payloads read back through a new consumer group.
+  std::multiset<std::string> Consume(size_t expected) {
+    std::multiset<std::string> out;
+    for (auto& r : ConsumeAll(topic_.name(), expected)) out.insert(std::move(r.value));
+    return out;
   }
-
-  void TearDown() override {
-    if (admin_ != nullptr) RunAdmin(/*create=*/false);
-  }
-
-  // Creates (RF 3, min ISR 2, like the product's topics) or deletes the test topic.
-  bool RunAdmin(bool create) {
-    char err[256];
-    QueuePtr q(rd_kafka_queue_new(admin_.get()));
-    if (create) {
-      rd_kafka_NewTopic_t* t =
-          rd_kafka_NewTopic_new(topic_.c_str(), kPartitions, 3, err, sizeof(err));
-      rd_kafka_NewTopic_set_config(t, "min.insync.replicas", "2");
-      rd_kafka_CreateTopics(admin_.get(), &t, 1, nullptr, q.get());
-      rd_kafka_NewTopic_destroy(t);
-    } else {
-      rd_kafka_DeleteTopic_t* t = rd_kafka_DeleteTopic_new(topic_.c_str());
-      rd_kafka_DeleteTopics(admin_.get(), &t, 1, nullptr, q.get());
-      rd_kafka_DeleteTopic_destroy(t);
-    }
-    EventPtr ev(rd_kafka_queue_poll(q.get(), 30000));
-    if (ev == nullptr) return false;
-    if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
-    size_t n = 0;
-    const rd_kafka_topic_result_t** results =
-        create
-            ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n)
-            : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.get()), &n);
-    return n == 1 && rd_kafka_topic_result_error(results[0]) == RD_KAFKA_RESP_ERR_NO_ERROR;
-  }
-
-  std::string topic_;
-  HandlePtr admin_;
+  ScopedTopic topic_{"it-foundation", kPartitions};
+  const std::string& topic() const { return topic_.name(); }
 };
 
 TEST(KafkaTopologyTest, ThreeBrokersAndTheFourTopicsAsSpecified) {
@@ -194,21 +113,21 @@ TEST(KafkaTopologyTest, ThreeBrokersAndTheFourTopicsAsSpecified) {
 TEST_F(KafkaClusterTest, TenThousandAckedRecordsAreConsumedBackExactly) {
   Deliveries deliveries;
   HandlePtr producer = MakeZeroLossProducer(&deliveries);
-  ASSERT_TRUE(ProduceAndFlush(producer.get(), topic_, "rec", 10000));
+  ASSERT_TRUE(ProduceAndFlush(producer.get(), topic(), "rec", 10000));
   EXPECT_THAT(deliveries.failures_by_error, ::testing::IsEmpty());
   ASSERT_EQ(deliveries.acked.size(), 10000u);
 
-  std::multiset<std::string> consumed = ConsumeAll(topic_, 10000);
+  std::multiset<std::string> consumed = Consume(10000);
   EXPECT_EQ(consumed.size(), 10000u);
   EXPECT_EQ(std::set<std::string>(consumed.begin(), consumed.end()), deliveries.acked);
   // No duplicates on the log itself, not just in what one consumer read.
-  EXPECT_EQ(RecordCount(producer.get(), topic_), 10000);
+  EXPECT_EQ(topic_.RecordCount(), 10000);
 }
 
 TEST_F(KafkaClusterTest, ProducingSurvivesOneBrokerDownAndNothingAckedIsLost) {
   Deliveries deliveries;
   HandlePtr producer = MakeZeroLossProducer(&deliveries);
-  ASSERT_TRUE(ProduceAndFlush(producer.get(), topic_, "before", 2000));
+  ASSERT_TRUE(ProduceAndFlush(producer.get(), topic(), "before", 2000));
 
   ASSERT_TRUE(KafkaNode("stop", 2).ok());
   struct Restart {
@@ -216,7 +135,7 @@ TEST_F(KafkaClusterTest, ProducingSurvivesOneBrokerDownAndNothingAckedIsLost) {
   } restart_even_on_failure;
 
   // With RF 3 and min.insync.replicas=2, one broker down must not stop acks=all writes.
-  ASSERT_TRUE(ProduceAndFlush(producer.get(), topic_, "during", 5000));
+  ASSERT_TRUE(ProduceAndFlush(producer.get(), topic(), "during", 5000));
   EXPECT_THAT(deliveries.failures_by_error, ::testing::IsEmpty());
   EXPECT_EQ(deliveries.acked.size(), 7000u);
 
@@ -232,7 +151,7 @@ TEST_F(KafkaClusterTest, ProducingSurvivesOneBrokerDownAndNothingAckedIsLost) {
     for (int i = 0; i < md->broker_cnt; ++i) broker2 |= md->brokers[i].id == 2;
     bool all_in_sync = false;
     for (int t = 0; t < md->topic_cnt; ++t) {
-      if (topic_ != md->topics[t].topic) continue;
+      if (topic() != md->topics[t].topic) continue;
       all_in_sync = md->topics[t].partition_cnt == kPartitions;
       for (int p = 0; p < md->topics[t].partition_cnt; ++p) {
         all_in_sync &= md->topics[t].partitions[p].isr_cnt == 3;
@@ -241,10 +160,10 @@ TEST_F(KafkaClusterTest, ProducingSurvivesOneBrokerDownAndNothingAckedIsLost) {
     return broker2 && all_in_sync;
   })) << "broker 2 did not rejoin with all replicas in sync";
 
-  std::multiset<std::string> consumed = ConsumeAll(topic_, 7000);
+  std::multiset<std::string> consumed = Consume(7000);
   EXPECT_EQ(consumed.size(), 7000u);
   EXPECT_EQ(std::set<std::string>(consumed.begin(), consumed.end()), deliveries.acked);
-  EXPECT_EQ(RecordCount(producer.get(), topic_), 7000);
+  EXPECT_EQ(topic_.RecordCount(), 7000);
 }
 
 }  // namespace

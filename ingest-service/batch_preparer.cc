@@ -1,0 +1,77 @@
+#include "ingest-service/batch_preparer.h"
+
+#include "google/protobuf/util/time_util.h"
+#include "lib/events/idempotency_key.h"
+#include "lib/events/series_key.h"
+#include "streammetrics/v1/dead_letter.pb.h"
+
+namespace streammetrics::ingest {
+
+PreparedBatch PrepareBatch(v1::MetricBatch& batch, const ValidationLimits& limits, absl::Time now) {
+  PreparedBatch out;
+  out.sequence = batch.sequence();
+  out.records.reserve(static_cast<size_t>(batch.events_size()));
+  const google::protobuf::Timestamp now_proto =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  for (int i = 0; i < batch.events_size(); ++i) {
+    v1::MetricEvent& event = *batch.mutable_events(i);
+    events::IdempotencyKey key{batch.client_id(), batch.sequence(), static_cast<uint32_t>(i)};
+    OutgoingRecord record;
+    std::optional<EventViolation> violation = ValidateEvent(event, limits, now);
+    if (!violation) {
+      record.destination = Destination::kEvents;
+      record.key = events::SeriesKey(event);
+      record.value = event.SerializeAsString();
+      record.headers = events::EncodeHeaders(key, events::kContentTypeMetricEvent);
+    } else {
+      v1::DeadLetter dead;
+      dead.set_reason(violation->reason);
+      dead.set_detail(violation->message);
+      dead.set_source_service(kSourceService);
+      dead.set_original(event.SerializeAsString());
+      dead.set_client_id(key.client_id);
+      dead.set_sequence(key.sequence);
+      dead.set_event_index(key.event_index);
+      *dead.mutable_dead_lettered_at() = now_proto;
+      record.destination = Destination::kDeadLetter;
+      // A series key only when its parts are usable; an empty key spreads such records randomly.
+      if (!event.service_id().empty() && !event.metric_name().empty()) {
+        record.key = events::SeriesKey(event);
+      }
+      record.value = dead.SerializeAsString();
+      record.headers = events::EncodeHeaders(key, events::kContentTypeDeadLetter);
+
+      v1::Rejection& rejection = out.rejections.emplace_back();
+      rejection.set_batch_sequence(key.sequence);
+      rejection.set_event_index(key.event_index);
+      rejection.set_event_id(event.event_id());
+      rejection.set_reason(violation->reason);
+      rejection.set_message(std::move(violation->message));
+    }
+    out.bytes += record.ByteSize();
+    out.records.push_back(std::move(record));
+  }
+  return out;
+}
+
+BatchResult Tally(const std::vector<absl::Status>& results,
+                  const std::vector<v1::Rejection>& rejections) {
+  BatchResult r;
+  size_t next_rejection = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const bool dead_letter =
+        next_rejection < rejections.size() && rejections[next_rejection].event_index() == i;
+    if (dead_letter) ++next_rejection;
+    if (!results[i].ok()) {
+      ++r.failed;
+      if (r.first_failure.ok()) r.first_failure = results[i];
+    } else if (dead_letter) {
+      ++r.rejected;
+    } else {
+      ++r.accepted;
+    }
+  }
+  return r;
+}
+
+}  // namespace streammetrics::ingest

@@ -1,0 +1,48 @@
+// Turns one client batch into the Kafka records that carry it: each valid event as a record on
+// the events topic, each invalid one as a DeadLetter on the dead-letter topic (BRIEF §4), every
+// record keyed by series and stamped with the event's idempotency key. Pure code: the time comes
+// in as an argument.
+#ifndef STREAMMETRICS_INGEST_SERVICE_BATCH_PREPARER_H_
+#define STREAMMETRICS_INGEST_SERVICE_BATCH_PREPARER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "ingest-service/event_sink.h"
+#include "ingest-service/validation.h"
+#include "streammetrics/v1/ingest.pb.h"
+
+namespace streammetrics::ingest {
+
+inline constexpr char kSourceService[] = "ingest-service";
+
+struct PreparedBatch {
+  uint64_t sequence = 0;
+  std::vector<OutgoingRecord> records;
+  // One rejection per dead-lettered event, in event order (their records are the dead letters).
+  std::vector<v1::Rejection> rejections;
+  // Sum of the records' sizes: what the batch costs in the byte budget while in flight.
+  size_t bytes = 0;
+};
+
+// Requires ValidateBatch(batch) to have passed. Moves the events out of `batch`.
+PreparedBatch PrepareBatch(v1::MetricBatch& batch, const ValidationLimits& limits, absl::Time now);
+
+// What a batch's delivery results mean for the client.
+struct BatchResult {
+  uint32_t accepted = 0;  // events durable on the events topic
+  uint32_t rejected = 0;  // dead letters durable on the dead-letter topic
+  uint32_t failed = 0;    // records Kafka did not confirm
+  absl::Status first_failure;
+};
+
+// `results[i]` is the delivery outcome of the record of event i; the events named by `rejections`
+// (in event order, as PrepareBatch makes them) were dead letters, the others events.
+BatchResult Tally(const std::vector<absl::Status>& results,
+                  const std::vector<v1::Rejection>& rejections);
+
+}  // namespace streammetrics::ingest
+
+#endif  // STREAMMETRICS_INGEST_SERVICE_BATCH_PREPARER_H_

@@ -1,0 +1,59 @@
+#include "ingest-service/ingest_config.h"
+
+#include "absl/strings/str_cat.h"
+#include "lib/common/config_loader.h"
+#include "lib/common/status_macros.h"
+
+namespace streammetrics::ingest {
+
+absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv) {
+  IngestConfig c;
+  ValidationLimits& l = c.limits;
+  std::string kafka_properties;
+  ConfigLoader loader("streammetrics-ingest");
+  loader.String("ingest_address", &c.listen_address, "gRPC address of the IngestService.");
+  loader.String("ingest_metrics_address", &c.metrics_address, "HTTP address of /metrics.");
+  loader.String("kafka_bootstrap", &c.kafka.bootstrap_servers, "Kafka bootstrap servers.");
+  loader.String("events_topic", &c.kafka.events_topic, "Topic of accepted events.");
+  loader.String("dead_letter_topic", &c.kafka.dead_letter_topic, "Topic of rejected events.");
+  loader.String("kafka_properties", &kafka_properties,
+                "Extra librdkafka producer properties, name=value,name=value.");
+  loader.Duration("kafka_message_timeout", &c.kafka.message_timeout,
+                  "How long a record may wait for Kafka before its batch fails.");
+  loader.Bool("kafka_check_topics", &c.kafka.check_topics,
+              "Verify at start that the topics exist with the expected layout.");
+  loader.Bytes("process_bytes_limit", &c.process_bytes_limit,
+               "Bytes in flight over all streams before streams stop reading.");
+  loader.Bytes("stream_bytes_limit", &c.stream_bytes_limit,
+               "Bytes in flight per stream before it stops reading.");
+  loader.Bytes("max_message_bytes", &c.max_message_bytes, "Largest MetricBatch message.");
+  loader.Duration("shutdown_grace", &c.shutdown_grace,
+                  "On SIGTERM, how long open streams may take to finish.");
+  loader.Duration("flush_timeout", &c.flush_timeout,
+                  "On SIGTERM, how long Kafka may take to confirm what is in flight.");
+  loader.Duration("max_future_skew", &l.max_future_skew,
+                  "How far in the future an event's timestamp may be.");
+  loader.Duration("max_event_age", &l.max_age, "How old an event may be.");
+  int64_t max_batch_events = static_cast<int64_t>(l.max_batch_events);
+  loader.Int("max_batch_events", &max_batch_events, "Most events per batch.");
+  int64_t max_tags = static_cast<int64_t>(l.max_tags);
+  loader.Int("max_tags", &max_tags, "Most tags per event.");
+  int64_t summary_rejections = static_cast<int64_t>(c.summary_rejections);
+  loader.Int("summary_rejections", &summary_rejections, "Rejections listed in a summary.");
+  RETURN_IF_ERROR(loader.Load(argc, argv));
+
+  if (max_batch_events < 1 || max_tags < 0 || summary_rejections < 0) {
+    return absl::InvalidArgumentError(
+        "max_batch_events must be >= 1, max_tags and summary_rejections >= 0");
+  }
+  l.max_batch_events = static_cast<size_t>(max_batch_events);
+  l.max_tags = static_cast<size_t>(max_tags);
+  c.summary_rejections = static_cast<size_t>(summary_rejections);
+  ASSIGN_OR_RETURN(c.kafka.extra_properties, kafka::ParseProperties(kafka_properties));
+  if (c.stream_bytes_limit == 0 || c.process_bytes_limit == 0) {
+    return absl::InvalidArgumentError("byte limits must be > 0");
+  }
+  return c;
+}
+
+}  // namespace streammetrics::ingest

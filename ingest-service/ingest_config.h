@@ -1,0 +1,46 @@
+// IngestConfig: every setting of the ingest service, each with its default; loaded once at start
+// from STREAMMETRICS_* variables and flags (see LoadIngestConfig, or run with --help).
+#ifndef STREAMMETRICS_INGEST_SERVICE_INGEST_CONFIG_H_
+#define STREAMMETRICS_INGEST_SERVICE_INGEST_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ingest-service/kafka_event_sink.h"
+#include "ingest-service/validation.h"
+
+namespace streammetrics::ingest {
+
+struct IngestConfig {
+  // gRPC address the IngestService listens on.
+  std::string listen_address = "127.0.0.1:50051";
+  // HTTP address of the Prometheus /metrics endpoint.
+  std::string metrics_address = "127.0.0.1:9464";
+  // Kafka producer, topics and pass-through librdkafka properties.
+  KafkaSinkConfig kafka;
+  // Validation limits (docs/contract.md).
+  ValidationLimits limits;
+  // Bytes in flight (read, not yet confirmed by Kafka) over all streams before streams stop
+  // reading. Bounds memory when Kafka is slow or down.
+  size_t process_bytes_limit = 256 << 20;
+  // Bytes in flight one stream may have before it stops reading.
+  size_t stream_bytes_limit = 16 << 20;
+  // Largest gRPC message (one MetricBatch) accepted; larger ones end the stream with
+  // RESOURCE_EXHAUSTED.
+  size_t max_message_bytes = 4 << 20;
+  // Rejections listed in an IngestSummary.
+  size_t summary_rejections = 20;
+  // On SIGTERM: how long open streams may take to finish before they are cancelled.
+  absl::Duration shutdown_grace = absl::Seconds(30);
+  // On SIGTERM, after the streams: how long Kafka may take to confirm what is in flight.
+  absl::Duration flush_timeout = absl::Seconds(30);
+};
+
+// Defaults, then STREAMMETRICS_* variables, then flags. Fails with InvalidArgument naming the bad
+// setting, or Cancelled after printing the usage for --help.
+absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv);
+
+}  // namespace streammetrics::ingest
+
+#endif  // STREAMMETRICS_INGEST_SERVICE_INGEST_CONFIG_H_

@@ -1,0 +1,129 @@
+#include "ingest-service/ingest_metrics.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+
+namespace streammetrics::ingest {
+namespace {
+
+// "DEAD_LETTER_REASON_FIELD_TOO_LONG" -> "field_too_long": short label values for dashboards.
+std::string Label(const std::string& enum_name, absl::string_view prefix) {
+  absl::string_view v = enum_name;
+  if (absl::StartsWith(v, prefix)) v.remove_prefix(prefix.size());
+  return absl::AsciiStrToLower(v);
+}
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  // 0.5 ms .. ~16 s, doubling: covers a healthy cluster and a broker failover.
+  prometheus::Histogram::BucketBoundaries b;
+  for (double s = 0.0005; s < 20; s *= 2) b.push_back(s);
+  return b;
+}
+
+}  // namespace
+
+IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
+    : registry_(std::move(registry)) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  auto& r = *registry_;
+  batches_received_ = &BuildCounter()
+                           .Name("streammetrics_ingest_batches_received_total")
+                           .Help("Batches read from client streams.")
+                           .Register(r)
+                           .Add({});
+  events_received_ = &BuildCounter()
+                          .Name("streammetrics_ingest_events_received_total")
+                          .Help("Events read from client streams.")
+                          .Register(r)
+                          .Add({});
+  events_accepted_ = &BuildCounter()
+                          .Name("streammetrics_ingest_events_accepted_total")
+                          .Help("Events durable in metrics-events (delivery report succeeded).")
+                          .Register(r)
+                          .Add({});
+  delivery_failures_ = &BuildCounter()
+                            .Name("streammetrics_ingest_delivery_failures_total")
+                            .Help("Records Kafka did not confirm; their batches were not acked.")
+                            .Register(r)
+                            .Add({});
+  dead_letters_ = &BuildCounter()
+                       .Name("streammetrics_ingest_dead_letters_total")
+                       .Help("Dead letters durable in metrics-dead-letter.")
+                       .Register(r)
+                       .Add({});
+  auto& rejected = BuildCounter()
+                       .Name("streammetrics_ingest_events_rejected_total")
+                       .Help("Events refused by validation, by reason.")
+                       .Register(r);
+  for (int i = 1; i < v1::DeadLetterReason_ARRAYSIZE; ++i) {
+    if (!v1::DeadLetterReason_IsValid(i)) continue;
+    events_rejected_[i] =
+        &rejected.Add({{"reason", Label(v1::DeadLetterReason_Name(i), "DEAD_LETTER_REASON_")}});
+  }
+  batches_rejected_family_ = &BuildCounter()
+                                  .Name("streammetrics_ingest_batches_rejected_total")
+                                  .Help("Batches refused whole, by reason.")
+                                  .Register(r);
+  for (int i = 1; i < v1::BatchRejectReason_ARRAYSIZE; ++i) {
+    if (!v1::BatchRejectReason_IsValid(i)) continue;
+    batches_rejected_[i] = &batches_rejected_family_->Add(
+        {{"reason", Label(v1::BatchRejectReason_Name(i), "BATCH_REJECT_REASON_")}});
+  }
+  auto& latency = BuildHistogram()
+                      .Name("streammetrics_ingest_produce_latency_seconds")
+                      .Help("Time from handing a batch to Kafka to each record's delivery report.")
+                      .Register(r);
+  produce_latency_events_ = &latency.Add({{"topic", "events"}}, LatencyBuckets());
+  produce_latency_dead_letters_ = &latency.Add({{"topic", "dead_letter"}}, LatencyBuckets());
+  open_streams_ = &BuildGauge()
+                       .Name("streammetrics_ingest_open_streams")
+                       .Help("Client streams currently open.")
+                       .Register(r)
+                       .Add({});
+  bytes_in_flight_ = &BuildGauge()
+                          .Name("streammetrics_ingest_bytes_in_flight")
+                          .Help("Bytes read from clients and not yet confirmed by Kafka.")
+                          .Register(r)
+                          .Add({});
+  queue_depth_ = &BuildGauge()
+                      .Name("streammetrics_ingest_kafka_queue_depth")
+                      .Help("Records waiting in the Kafka producer (sent, not yet reported).")
+                      .Register(r)
+                      .Add({});
+  serving_ =
+      &BuildGauge()
+           .Name("streammetrics_ingest_serving")
+           .Help("1 while the Kafka producer is usable, 0 after a fatal error until rebuilt.")
+           .Register(r)
+           .Add({});
+  serving_->Set(1);
+}
+
+void IngestMetrics::BatchRejected(v1::BatchRejectReason reason) {
+  if (reason > 0 && reason < v1::BatchRejectReason_ARRAYSIZE && batches_rejected_[reason]) {
+    batches_rejected_[reason]->Increment();
+  }
+}
+
+void IngestMetrics::EventRejected(v1::DeadLetterReason reason) {
+  if (reason > 0 && reason < v1::DeadLetterReason_ARRAYSIZE && events_rejected_[reason]) {
+    events_rejected_[reason]->Increment();
+  }
+}
+
+double IngestMetrics::events_rejected(v1::DeadLetterReason reason) const {
+  if (reason > 0 && reason < v1::DeadLetterReason_ARRAYSIZE && events_rejected_[reason]) {
+    return events_rejected_[reason]->Value();
+  }
+  return 0;
+}
+
+void IngestMetrics::Delivered(Destination destination, absl::Duration latency, bool ok) {
+  if (ok && destination == Destination::kDeadLetter) dead_letters_->Increment();
+  (destination == Destination::kEvents ? produce_latency_events_ : produce_latency_dead_letters_)
+      ->Observe(absl::ToDoubleSeconds(latency));
+}
+
+}  // namespace streammetrics::ingest

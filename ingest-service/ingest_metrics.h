@@ -1,0 +1,71 @@
+// IngestMetrics: the ingest service's Prometheus metrics (BRIEF §6), served on /metrics. Every
+// counter an operator asks about: events received/accepted/rejected by reason, dead letters,
+// delivery failures, batches, bytes in flight, produce latency, open streams, Kafka queue depth.
+#ifndef STREAMMETRICS_INGEST_SERVICE_INGEST_METRICS_H_
+#define STREAMMETRICS_INGEST_SERVICE_INGEST_METRICS_H_
+
+#include <array>
+#include <memory>
+
+#include "absl/time/time.h"
+#include "ingest-service/event_sink.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "streammetrics/v1/dead_letter.pb.h"
+#include "streammetrics/v1/ingest.pb.h"
+
+namespace streammetrics::ingest {
+
+class IngestMetrics {
+ public:
+  explicit IngestMetrics(
+      std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>());
+
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+  void BatchReceived(size_t events) {
+    batches_received_->Increment();
+    events_received_->Increment(static_cast<double>(events));
+  }
+  void BatchRejected(v1::BatchRejectReason reason);
+  void EventsAccepted(size_t n) { events_accepted_->Increment(static_cast<double>(n)); }
+  void EventRejected(v1::DeadLetterReason reason);
+  void EventsFailed(size_t n) { delivery_failures_->Increment(static_cast<double>(n)); }
+  void Delivered(Destination destination, absl::Duration latency, bool ok);
+  void StreamOpened() { open_streams_->Increment(); }
+  void StreamClosed() { open_streams_->Decrement(); }
+  void SetBytesInFlight(size_t bytes) { bytes_in_flight_->Set(static_cast<double>(bytes)); }
+  void SetQueueDepth(size_t records) { queue_depth_->Set(static_cast<double>(records)); }
+  void SetServing(bool serving) { serving_->Set(serving ? 1 : 0); }
+
+  // Test read-outs.
+  double batches_received() const { return batches_received_->Value(); }
+  double open_streams() const { return open_streams_->Value(); }
+  double events_received() const { return events_received_->Value(); }
+  double events_accepted() const { return events_accepted_->Value(); }
+  double events_rejected(v1::DeadLetterReason reason) const;
+  double delivery_failures() const { return delivery_failures_->Value(); }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Counter* batches_received_;
+  prometheus::Counter* events_received_;
+  prometheus::Counter* events_accepted_;
+  prometheus::Counter* delivery_failures_;
+  prometheus::Counter* dead_letters_;
+  prometheus::Family<prometheus::Counter>* batches_rejected_family_;
+  std::array<prometheus::Counter*, v1::BatchRejectReason_ARRAYSIZE> batches_rejected_{};
+  std::array<prometheus::Counter*, v1::DeadLetterReason_ARRAYSIZE> events_rejected_{};
+  prometheus::Histogram* produce_latency_events_;
+  prometheus::Histogram* produce_latency_dead_letters_;
+  prometheus::Gauge* open_streams_;
+  prometheus::Gauge* bytes_in_flight_;
+  prometheus::Gauge* queue_depth_;
+  prometheus::Gauge* serving_;
+};
+
+}  // namespace streammetrics::ingest
+
+#endif  // STREAMMETRICS_INGEST_SERVICE_INGEST_METRICS_H_

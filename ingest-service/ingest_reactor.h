@@ -1,0 +1,225 @@
+// IngestReactor: what both IngestService RPCs share — reading batches without blocking, validating
+// and handing them to the EventSink, accounting bytes in flight against the stream's and the
+// process's budget, and turning delivery results into per-batch outcomes. The two RPCs differ only
+// in what they do with outcomes (summary vs. one ack each) and when they may finish.
+//
+// Ownership: the reactor owns itself through `self_` (set by Start, dropped in OnDone); delivery
+// callbacks hold a shared_ptr, so the reactor outlives every callback of its batches. It calls
+// Finish only once no batch is pending, so no callback can arrive after the RPC ended.
+// Locking: mu_ guards stream state; it is never held while calling the sink, the budget, or gRPC.
+#ifndef STREAMMETRICS_INGEST_SERVICE_INGEST_REACTOR_H_
+#define STREAMMETRICS_INGEST_SERVICE_INGEST_REACTOR_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "ingest-service/batch_preparer.h"
+#include "ingest-service/byte_budget.h"
+#include "ingest-service/event_sink.h"
+#include "ingest-service/ingest_metrics.h"
+#include "ingest-service/validation.h"
+#include "lib/common/clock.h"
+#include "streammetrics/v1/ingest.pb.h"
+
+namespace streammetrics::ingest {
+
+// What the reactors need from the service; owned by the service, outliving every stream.
+struct IngestDeps {
+  EventSink* sink = nullptr;
+  ByteBudget* budget = nullptr;
+  const Clock* clock = nullptr;
+  IngestMetrics* metrics = nullptr;
+  ValidationLimits limits;
+  // Bytes one stream may have in flight before it stops reading.
+  size_t stream_bytes_limit = 8 << 20;
+  // Rejections listed in an IngestSummary (all are counted).
+  size_t summary_rejections = 20;
+};
+
+// What became of one batch, once final.
+struct BatchOutcome {
+  uint64_t sequence = 0;
+  uint32_t events = 0;
+  std::optional<BatchViolation> batch_violation;  // set: refused whole, nothing stored
+  BatchResult result;
+  std::vector<v1::Rejection> rejections;
+};
+
+template <typename Base>
+class IngestReactor : public Base {
+ public:
+  explicit IngestReactor(const IngestDeps& deps) : deps_(deps) {}
+
+  // Takes ownership of itself and starts reading. Call once, right after construction.
+  void Start(std::shared_ptr<IngestReactor> self) {
+    self_ = std::move(self);
+    deps_.metrics->StreamOpened();
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = true;
+    }
+    this->StartRead(&batch_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client half-closed, or the stream broke
+      std::function<void()> action;
+      {
+        absl::MutexLock lock(&mu_);
+        reading_ = false;
+        half_closed_ = true;
+        action = NextActionLocked();
+      }
+      if (action) action();  // may Finish: nothing touches `this` afterwards
+      return;
+    }
+    HandleBatch();
+    ContinueReading(/*after_read=*/true);
+  }
+
+  void OnCancel() override {
+    std::function<void()> action;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      action = NextActionLocked();
+    }
+    if (action) action();
+  }
+
+  void OnDone() override {
+    deps_.metrics->StreamClosed();
+    // Last statement: may destroy `this` when no delivery callback holds it.
+    std::shared_ptr<IngestReactor> keep = std::move(self_);
+  }
+
+ protected:
+  // Called when validation refused events of a batch, before the batch is sent (so in the order
+  // rejections are found). Called with mu_ held.
+  virtual void RecordRejectionsLocked(const std::vector<v1::Rejection>& rejections) = 0;
+  // Records the outcome of one batch. Called with mu_ held.
+  virtual void RecordOutcomeLocked(BatchOutcome outcome) = 0;
+  // Returns what to do next (StartWrite, Finish), to be run after mu_ is released; nullptr for
+  // nothing. Called with mu_ held after every state change. A returned Finish must be the last
+  // thing the caller does with `this`.
+  virtual std::function<void()> NextActionLocked() = 0;
+
+  // True when the stream has nothing more to read or deliver.
+  bool DrainedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (half_closed_ || cancelled_) && !reading_ && pending_batches_ == 0;
+  }
+
+  const IngestDeps& deps_;
+  absl::Mutex mu_;
+  bool half_closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+
+ private:
+  struct InFlight {
+    uint64_t sequence;
+    uint32_t events;
+    size_t bytes;
+    std::vector<v1::Rejection> rejections;
+  };
+
+  void HandleBatch() {
+    const auto events = static_cast<uint32_t>(batch_.events_size());
+    deps_.metrics->BatchReceived(events);
+    if (std::optional<BatchViolation> violation = ValidateBatch(batch_, deps_.limits)) {
+      deps_.metrics->BatchRejected(violation->reason);
+      BatchOutcome outcome;
+      outcome.sequence = batch_.sequence();
+      outcome.events = events;
+      outcome.batch_violation = std::move(violation);
+      Record(std::move(outcome));
+      return;
+    }
+    PreparedBatch prepared = PrepareBatch(batch_, deps_.limits, deps_.clock->Now());
+    for (const v1::Rejection& r : prepared.rejections) deps_.metrics->EventRejected(r.reason());
+    auto in_flight = std::make_shared<InFlight>(
+        InFlight{prepared.sequence, events, prepared.bytes, std::move(prepared.rejections)});
+    deps_.budget->Acquire(prepared.bytes);
+    deps_.metrics->SetBytesInFlight(deps_.budget->used());
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_bytes_ += prepared.bytes;
+      ++pending_batches_;
+      if (!in_flight->rejections.empty()) RecordRejectionsLocked(in_flight->rejections);
+    }
+    deps_.sink->SendBatch(std::move(prepared.records),
+                          [self = self_, in_flight](std::vector<absl::Status> results) {
+                            self->OnDelivered(*in_flight, results);
+                          });
+  }
+
+  // Runs on the sink's delivery thread.
+  void OnDelivered(InFlight& batch, const std::vector<absl::Status>& results) {
+    BatchOutcome outcome;
+    outcome.sequence = batch.sequence;
+    outcome.events = batch.events;
+    outcome.result = Tally(results, batch.rejections);
+    outcome.rejections = std::move(batch.rejections);
+    deps_.metrics->EventsAccepted(outcome.result.accepted);
+    deps_.metrics->EventsFailed(outcome.result.failed);
+    deps_.budget->Release(batch.bytes);
+    deps_.metrics->SetBytesInFlight(deps_.budget->used());
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_bytes_ -= batch.bytes;
+      --pending_batches_;
+    }
+    Record(std::move(outcome));
+    ContinueReading(/*after_read=*/false);  // the caller's shared_ptr keeps `this` alive
+  }
+
+  void Record(BatchOutcome outcome) {
+    std::function<void()> action;
+    {
+      absl::MutexLock lock(&mu_);
+      RecordOutcomeLocked(std::move(outcome));
+      action = NextActionLocked();
+    }
+    if (action) action();
+  }
+
+  // Issues the next read when the stream and the process have room; otherwise leaves the stream
+  // parked, to be resumed by its own deliveries or by the process budget's wake-up.
+  void ContinueReading(bool after_read) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (after_read) reading_ = false;  // batch_ is free again
+      if (reading_ || half_closed_ || cancelled_ || finished_) return;
+      if (in_flight_bytes_ >= deps_.stream_bytes_limit) return;  // own deliveries wake us
+      reading_ = true;  // claim the read so concurrent callers back off
+    }
+    if (!deps_.budget->HasRoom()) {
+      {
+        absl::MutexLock lock(&mu_);
+        reading_ = false;
+      }
+      std::weak_ptr<IngestReactor> weak = self_;
+      const bool parked = deps_.budget->CallWhenRoom([weak] {
+        if (auto self = weak.lock()) self->ContinueReading(false);
+      });
+      if (!parked) ContinueReading(false);  // room appeared in between
+      return;
+    }
+    this->StartRead(&batch_);
+  }
+
+  std::shared_ptr<IngestReactor> self_;
+  v1::MetricBatch batch_;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t pending_batches_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace streammetrics::ingest
+
+#endif  // STREAMMETRICS_INGEST_SERVICE_INGEST_REACTOR_H_

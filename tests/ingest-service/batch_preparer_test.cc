@@ -1,0 +1,92 @@
+#include "ingest-service/batch_preparer.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/events/idempotency_key.h"
+#include "lib/events/series_key.h"
+#include "streammetrics/v1/dead_letter.pb.h"
+#include "tests/ingest-service/test_events.h"
+
+namespace streammetrics::ingest {
+namespace {
+
+using testing::Batch;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+
+std::optional<std::string> Header(const OutgoingRecord& r, absl::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLetters) {
+  v1::MetricBatch batch = Batch(kNow, 7, 4, /*nan_at=*/2);
+  const v1::MetricBatch original = batch;
+  PreparedBatch p = PrepareBatch(batch, ValidationLimits{}, kNow);
+  ASSERT_EQ(p.records.size(), 4u);
+  EXPECT_EQ(p.sequence, 7u);
+  size_t bytes = 0;
+  for (int i = 0; i < 4; ++i) {
+    const OutgoingRecord& r = p.records[i];
+    bytes += r.ByteSize();
+    EXPECT_EQ(r.key, events::SeriesKey(original.events(i)));
+    auto key = events::DecodeHeaders([&](absl::string_view n) { return Header(r, n); });
+    ASSERT_TRUE(key.ok()) << key.status();
+    EXPECT_EQ(*key, (events::IdempotencyKey{"client-a", 7, static_cast<uint32_t>(i)}));
+    if (i == 2) {
+      EXPECT_EQ(r.destination, Destination::kDeadLetter);
+      EXPECT_EQ(Header(r, events::kHeaderContentType), std::string(events::kContentTypeDeadLetter));
+      v1::DeadLetter dead;
+      ASSERT_TRUE(dead.ParseFromString(r.value));
+      EXPECT_EQ(dead.reason(), v1::DEAD_LETTER_REASON_NON_FINITE_VALUE);
+      EXPECT_THAT(dead.detail(), ::testing::HasSubstr("value"));
+      EXPECT_EQ(dead.source_service(), "ingest-service");
+      EXPECT_EQ(dead.client_id(), "client-a");
+      EXPECT_EQ(dead.sequence(), 7u);
+      EXPECT_EQ(dead.event_index(), 2u);
+      v1::MetricEvent back;
+      ASSERT_TRUE(back.ParseFromString(dead.original()));
+      EXPECT_EQ(back.event_id(), "ev-2");
+    } else {
+      EXPECT_EQ(r.destination, Destination::kEvents);
+      v1::MetricEvent back;
+      ASSERT_TRUE(back.ParseFromString(r.value));
+      EXPECT_EQ(back.event_id(), original.events(i).event_id());
+      EXPECT_EQ(back.value(), original.events(i).value());
+    }
+  }
+  EXPECT_EQ(p.bytes, bytes);
+  ASSERT_EQ(p.rejections.size(), 1u);
+  EXPECT_EQ(p.rejections[0].event_index(), 2u);
+  EXPECT_EQ(p.rejections[0].batch_sequence(), 7u);
+  EXPECT_EQ(p.rejections[0].event_id(), "ev-2");
+  EXPECT_EQ(p.rejections[0].reason(), v1::DEAD_LETTER_REASON_NON_FINITE_VALUE);
+}
+
+TEST(BatchPreparerTest, DeadLetterWithoutSeriesPartsHasEmptyKey) {
+  v1::MetricBatch batch = Batch(kNow, 1, 1);
+  batch.mutable_events(0)->clear_service_id();
+  PreparedBatch p = PrepareBatch(batch, ValidationLimits{}, kNow);
+  ASSERT_EQ(p.records.size(), 1u);
+  EXPECT_EQ(p.records[0].destination, Destination::kDeadLetter);
+  EXPECT_EQ(p.records[0].key, "");
+}
+
+TEST(BatchPreparerTest, TallySeparatesAcceptedRejectedAndFailed) {
+  std::vector<v1::Rejection> rejections(2);
+  rejections[0].set_event_index(1);
+  rejections[1].set_event_index(3);
+  std::vector<absl::Status> results = {absl::OkStatus(), absl::OkStatus(),
+                                       absl::UnavailableError("timed out"), absl::OkStatus(),
+                                       absl::UnavailableError("later")};
+  BatchResult r = Tally(results, rejections);
+  EXPECT_EQ(r.accepted, 1u);  // event 0 (events 2 and 4 failed)
+  EXPECT_EQ(r.rejected, 2u);  // dead letters 1 and 3
+  EXPECT_EQ(r.failed, 2u);
+  EXPECT_EQ(r.first_failure.message(), "timed out");
+}
+
+}  // namespace
+}  // namespace streammetrics::ingest

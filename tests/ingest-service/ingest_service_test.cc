@@ -1,0 +1,253 @@
+// IngestService end to end in-process: a real gRPC server with the callback reactors, in front of
+// FakeEventSink, whose deliveries the tests complete by hand (a slow, failing or stalled Kafka).
+#include "ingest-service/ingest_service.h"
+
+#include <future>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "ingest-service/fake_event_sink.h"
+#include "lib/common/clock.h"
+#include "tests/ingest-service/test_events.h"
+#include "tests/ingest-service/test_server.h"
+#include "tests/support/stack.h"
+
+namespace streammetrics::ingest {
+namespace {
+
+using testing::Batch;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+class IngestServiceTest : public ::testing::Test {
+ protected:
+  void Start(size_t stream_limit = 8 << 20, size_t process_limit = 256 << 20) {
+    budget_ = std::make_unique<ByteBudget>(process_limit);
+    deps_.sink = &sink_;
+    deps_.budget = budget_.get();
+    deps_.clock = &clock_;
+    deps_.metrics = &metrics_;
+    deps_.stream_bytes_limit = stream_limit;
+    service_ = std::make_unique<IngestServiceImpl>(deps_);
+    testing::TestServer served = testing::ServeInProcess(service_.get());
+    ASSERT_NE(served.server, nullptr);
+    server_ = std::move(served.server);
+    stub_ = std::move(served.stub);
+  }
+
+  void TearDown() override {
+    sink_.SetAutoComplete(true);  // nothing may stay pending, or streams could never finish
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
+
+  // Sends `batches` on StreamMetrics and returns (status, summary) once the server answered.
+  std::future<std::pair<grpc::Status, v1::IngestSummary>> StreamAsync(
+      std::vector<v1::MetricBatch> batches) {
+    return std::async(std::launch::async, [this, batches] {
+      grpc::ClientContext ctx;
+      v1::IngestSummary summary;
+      auto writer = stub_->StreamMetrics(&ctx, &summary);
+      for (const auto& b : batches) writer->Write(b);
+      writer->WritesDone();
+      grpc::Status status = writer->Finish();
+      return std::make_pair(status, summary);
+    });
+  }
+
+  absl::Time Now() const { return clock_.Now(); }
+
+  FakeClock clock_;
+  FakeEventSink sink_;
+  IngestMetrics metrics_;
+  std::unique_ptr<ByteBudget> budget_;
+  IngestDeps deps_;
+  std::unique_ptr<IngestServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::IngestService::Stub> stub_;
+};
+
+TEST_F(IngestServiceTest, SummaryCountsEveryEventAndRejection) {
+  Start();
+  sink_.SetAutoComplete(true);
+  v1::MetricBatch empty = Batch(Now(), 3, 0);
+  v1::MetricBatch no_client = Batch(Now(), 4, 2, -1, "");
+  auto [status, summary] =
+      StreamAsync({Batch(Now(), 1, 3), Batch(Now(), 2, 3, /*nan_at=*/1), empty, no_client}).get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(summary.batches_received(), 4u);
+  EXPECT_EQ(summary.batches_rejected(), 2u);
+  EXPECT_EQ(summary.events_received(), 8u);
+  EXPECT_EQ(summary.events_accepted(), 5u);
+  EXPECT_EQ(summary.events_rejected(), 1u);
+  ASSERT_EQ(summary.rejected_by_reason_size(), 1);
+  EXPECT_EQ(summary.rejected_by_reason(0).reason(), v1::DEAD_LETTER_REASON_NON_FINITE_VALUE);
+  EXPECT_EQ(summary.rejected_by_reason(0).count(), 1u);
+  ASSERT_EQ(summary.first_rejections_size(), 3);
+  EXPECT_EQ(summary.first_rejections(0).batch_sequence(), 2u);
+  EXPECT_EQ(summary.first_rejections(0).event_index(), 1u);
+  EXPECT_THAT(summary.first_rejections(0).message(), HasSubstr("value"));
+  EXPECT_EQ(summary.first_rejections(1).batch_reason(), v1::BATCH_REJECT_REASON_EMPTY);
+  EXPECT_EQ(summary.first_rejections(2).batch_reason(), v1::BATCH_REJECT_REASON_INVALID_CLIENT_ID);
+  EXPECT_THAT(summary.first_rejections(2).message(), HasSubstr("client_id"));
+  // 5 events + 1 dead letter reached the sink; the rejected batches stored nothing.
+  EXPECT_EQ(sink_.Delivered().size(), 6u);
+  EXPECT_EQ(metrics_.events_received(), 8);
+  EXPECT_EQ(metrics_.events_accepted(), 5);
+  EXPECT_EQ(metrics_.events_rejected(v1::DEAD_LETTER_REASON_NON_FINITE_VALUE), 1);
+}
+
+TEST_F(IngestServiceTest, SummaryComesOnlyAfterEveryEventIsDurable) {
+  Start();
+  auto answer = StreamAsync({Batch(Now(), 1, 5), Batch(Now(), 2, 5)});
+  ASSERT_TRUE(sink_.AwaitPending(2, kWait));
+  EXPECT_EQ(answer.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "answered before Kafka confirmed anything";
+  ASSERT_TRUE(sink_.CompleteOldest());
+  EXPECT_EQ(answer.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "answered with one batch still unconfirmed";
+  ASSERT_TRUE(sink_.CompleteOldest());
+  auto [status, summary] = answer.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(summary.events_accepted(), 10u);
+}
+
+TEST_F(IngestServiceTest, DeliveryFailureMidStreamSaysWhatWasAndWasNotStored) {
+  Start();
+  auto answer = StreamAsync({Batch(Now(), 1, 3), Batch(Now(), 2, 3), Batch(Now(), 3, 3)});
+  ASSERT_TRUE(sink_.AwaitPending(3, kWait));
+  sink_.CompleteOldest();
+  sink_.CompleteOldest([](size_t i) {
+    return i == 1 ? absl::UnavailableError("Local: Message timed out") : absl::OkStatus();
+  });
+  sink_.CompleteOldest();
+  auto [status, summary] = answer.get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("1 of 9 events were not confirmed by Kafka"));
+  EXPECT_THAT(status.error_message(), HasSubstr("Message timed out"));
+  EXPECT_THAT(status.error_message(), HasSubstr("8 accepted"));
+  EXPECT_THAT(status.error_message(), HasSubstr("sequence 2 "));
+  EXPECT_EQ(metrics_.delivery_failures(), 1);
+}
+
+TEST_F(IngestServiceTest, IngestStreamAcksEachBatchAsSoonAsItIsFinal) {
+  Start();
+  grpc::ClientContext ctx;
+  auto stream = stub_->IngestStream(&ctx);
+  v1::BatchAck ack;
+
+  ASSERT_TRUE(stream->Write(Batch(Now(), 1, 4, /*nan_at=*/0)));
+  ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+  sink_.CompleteOldest();
+  // The ack of batch 1 arrives while the stream is still open: no waiting for the end.
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.sequence(), 1u);
+  EXPECT_EQ(ack.status(), v1::ACK_STATUS_DURABLE);
+  EXPECT_EQ(ack.events_accepted(), 3u);
+  EXPECT_EQ(ack.events_rejected(), 1u);
+  ASSERT_EQ(ack.rejections_size(), 1);
+  EXPECT_EQ(ack.rejections(0).reason(), v1::DEAD_LETTER_REASON_NON_FINITE_VALUE);
+
+  ASSERT_TRUE(stream->Write(Batch(Now(), 2, 2)));
+  ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+  sink_.CompleteOldest([](size_t i) {
+    return i == 0 ? absl::UnavailableError("Broker: Not enough in-sync replicas")
+                  : absl::OkStatus();
+  });
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.sequence(), 2u);
+  EXPECT_EQ(ack.status(), v1::ACK_STATUS_FAILED);
+  EXPECT_EQ(ack.events_failed(), 1u);
+  EXPECT_EQ(ack.events_accepted(), 1u);
+  EXPECT_THAT(ack.error(), HasSubstr("resend this batch"));
+
+  ASSERT_TRUE(stream->Write(Batch(Now(), 0, 2)));  // sequence 0: refused whole, at once
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.status(), v1::ACK_STATUS_REJECTED);
+  EXPECT_EQ(ack.batch_reject_reason(), v1::BATCH_REJECT_REASON_INVALID_SEQUENCE);
+  EXPECT_EQ(sink_.PendingBatches(), 0u);
+
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&ack));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(IngestServiceTest, StreamStopsReadingWhileItsBudgetIsSpent) {
+  Start(/*stream_limit=*/1);  // any batch in flight fills the stream's budget
+  auto answer = StreamAsync({Batch(Now(), 1, 5), Batch(Now(), 2, 5), Batch(Now(), 3, 5)});
+  for (int delivered = 0; delivered < 3; ++delivered) {
+    ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+    // While one batch is unconfirmed the stream reads nothing more: the client's further batches
+    // stay in gRPC's flow-control window, not in our memory.
+    EXPECT_EQ(sink_.PendingBatches(), 1u);
+    EXPECT_EQ(metrics_.batches_received(), delivered + 1);
+    sink_.CompleteOldest();
+  }
+  auto [status, summary] = answer.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(summary.events_accepted(), 15u);
+  EXPECT_EQ(budget_->used(), 0u);
+}
+
+TEST_F(IngestServiceTest, ProcessBudgetIsSharedByAllStreams) {
+  Start(/*stream_limit=*/8 << 20, /*process_limit=*/1);
+  auto a = StreamAsync({Batch(Now(), 1, 5, -1, "a"), Batch(Now(), 2, 5, -1, "a")});
+  auto b = StreamAsync({Batch(Now(), 1, 5, -1, "b"), Batch(Now(), 2, 5, -1, "b")});
+  for (int delivered = 0; delivered < 4; ++delivered) {
+    ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+    // The budget is spent by any batch in flight: each stream may have read one batch past it
+    // (the documented overshoot), never a second one.
+    EXPECT_LE(sink_.PendingBatches(), 2u);
+    EXPECT_LE(metrics_.batches_received(), delivered + 2);
+    sink_.CompleteOldest();
+  }
+  EXPECT_TRUE(a.get().first.ok());
+  EXPECT_TRUE(b.get().first.ok());
+  EXPECT_EQ(sink_.Delivered().size(), 20u);
+}
+
+TEST_F(IngestServiceTest, ShutdownLetsOpenStreamsFinishAndRefusesNewOnes) {
+  Start();
+  auto answer = StreamAsync({Batch(Now(), 1, 4), Batch(Now(), 2, 4)});
+  ASSERT_TRUE(sink_.AwaitPending(2, kWait));
+  std::thread shutdown(
+      [this] { server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(30)); });
+  // A new stream is refused while the open one drains.
+  ASSERT_TRUE(::streammetrics::testing::PollUntil(kWait, [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::IngestSummary s;
+    auto w = stub_->StreamMetrics(&ctx, &s);
+    w->WritesDone();
+    return !w->Finish().ok();
+  }));
+  sink_.CompleteAll();
+  shutdown.join();
+  auto [status, summary] = answer.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(summary.events_accepted(), 8u);
+  EXPECT_TRUE(sink_.Flush(absl::Seconds(1)).ok());
+  server_.reset();
+}
+
+TEST_F(IngestServiceTest, CancelledStreamEndsOnceItsBatchesAreFinal) {
+  Start();
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  v1::IngestSummary summary;
+  auto writer = stub_->StreamMetrics(ctx.get(), &summary);
+  ASSERT_TRUE(writer->Write(Batch(Now(), 1, 3)));
+  ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+  ctx->TryCancel();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(metrics_.open_streams(), 1) << "the reactor must wait for its pending batch";
+  sink_.CompleteAll();
+  ASSERT_TRUE(
+      ::streammetrics::testing::PollUntil(kWait, [&] { return metrics_.open_streams() == 0; }));
+  EXPECT_EQ(budget_->used(), 0u);
+}
+
+}  // namespace
+}  // namespace streammetrics::ingest
