@@ -158,7 +158,18 @@ size_t KafkaEventSink::Produce(rd_kafka_t* rk, Batch* batch, size_t from) {
         RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
         RD_KAFKA_V_OPAQUE(&batch->slots[i]), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // librdkafka holds its own copy now (F_COPY); drop ours instead of keeping both until the
+      // whole batch completes. Not for the last record: once it is handed over, the batch may
+      // complete and be freed on the delivery thread at any moment.
+      if (i + 1 < n) {
+        OutgoingRecord& done = batch->records[i];
+        std::string().swap(done.key);
+        std::string().swap(done.value);
+        events::Headers().swap(done.headers);
+      }
+      continue;
+    }
     rd_kafka_headers_destroy(headers);  // ownership passes to librdkafka only on success
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return i;
     if (err == RD_KAFKA_RESP_ERR__FATAL) fatal_.store(true);
