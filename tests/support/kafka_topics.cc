@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "lib/kafka/kafka_config.h"
 #include "lib/kafka/topic_check.h"
@@ -58,13 +59,25 @@ ScopedTopic::ScopedTopic(const std::string& prefix, int partitions) : partitions
   admin_ = std::move(*admin);
   status_ = RunAdmin(admin_.get(), name_, partitions, /*create=*/true);
   if (!status_.ok()) return;
-  // Created means every partition has a leader in the metadata.
-  if (!PollUntil(absl::Seconds(30), [&] {
-        auto cluster = kafka::DescribeCluster(admin_.get(), absl::Seconds(5));
-        return cluster.ok() && cluster->topics.count(name_) &&
-               cluster->topics[name_].partitions == partitions;
-      })) {
-    status_ = absl::DeadlineExceededError(absl::StrCat("topic ", name_, " did not appear"));
+  // Created means every broker knows every partition: KRaft propagates new topics to brokers
+  // asynchronously, and a producer that refreshes metadata from a broker still missing some
+  // partitions fails the records queued for them (_UNKNOWN_PARTITION). A fresh client bootstrapped
+  // with one broker sends its first metadata request to that broker, so each is asked in turn.
+  for (absl::string_view broker : absl::StrSplit(KafkaBootstrap(), ',')) {
+    const bool known = PollUntil(absl::Seconds(30), [&] {
+      auto one = kafka::MakeConf({{"bootstrap.servers", std::string(broker)}});
+      if (!one.ok()) return false;
+      auto client = kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(*one));
+      if (!client.ok()) return false;
+      auto cluster = kafka::DescribeCluster(client->get(), absl::Seconds(5));
+      return cluster.ok() && cluster->topics.count(name_) &&
+             cluster->topics[name_].partitions == partitions;
+    });
+    if (!known) {
+      status_ = absl::DeadlineExceededError(
+          absl::StrCat("broker ", broker, " did not learn topic ", name_, " within 30 s"));
+      return;
+    }
   }
 }
 
