@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "lib/common/log.h"
 #include "lib/common/status_macros.h"
 #include "lib/kafka/topic_check.h"
@@ -259,9 +260,12 @@ void KafkaEventSink::DeliveryLoop() {
       absl::ReaderMutexLock lock(&rk_mu_);
       rk = rk_.get();
     }
-    // Only this thread replaces rk_, so it stays valid while this thread polls it.
-    rd_kafka_poll(rk, 20);
-    DrainBacklog();
+    // Only this thread replaces rk_, so it stays valid while this thread polls it. It is null
+    // only after a rebuild failed; sends fail meanwhile, and the rebuild is retried below.
+    if (rk != nullptr) {
+      rd_kafka_poll(rk, 20);
+      DrainBacklog();
+    }
     RunCompleted();
     if (fatal_.load()) Rebuild();
   }
@@ -302,10 +306,10 @@ void KafkaEventSink::RunCompleted() {
 }
 
 void KafkaEventSink::Rebuild() {
-  char reason[512] = "unknown";
+  char reason[512] = "a previous rebuild failed";
   {
     absl::ReaderMutexLock lock(&rk_mu_);
-    rd_kafka_fatal_error(rk_.get(), reason, sizeof(reason));
+    if (rk_) rd_kafka_fatal_error(rk_.get(), reason, sizeof(reason));
   }
   if (hooks_.on_health) hooks_.on_health(false, reason);
   SM_LOG(Error, "kafka_producer_rebuild").Kv("reason", reason);
@@ -322,8 +326,10 @@ void KafkaEventSink::Rebuild() {
   }
   RunCompleted();
   if (!fresh.ok()) {
-    // Properties were valid at start, so this is unexpected; keep failing sends loudly and retry.
+    // Properties were valid at start, so this is unexpected; keep failing sends loudly and retry
+    // once a second (this thread has nothing else to do without a producer).
     SM_LOG(Error, "kafka_producer_rebuild_failed").Kv("status", fresh.status().ToString());
+    absl::SleepFor(absl::Seconds(1));
     return;
   }
   if (hooks_.on_health) hooks_.on_health(true, "");
