@@ -145,7 +145,6 @@ class IngestReactor : public Base {
     auto in_flight = std::make_shared<InFlight>(
         InFlight{prepared.sequence, events, prepared.bytes, std::move(prepared.rejections)});
     deps_.budget->Acquire(prepared.bytes);
-    deps_.metrics->SetBytesInFlight(deps_.budget->used());
     {
       absl::MutexLock lock(&mu_);
       in_flight_bytes_ += prepared.bytes;
@@ -168,7 +167,6 @@ class IngestReactor : public Base {
     deps_.metrics->EventsAccepted(outcome.result.accepted);
     deps_.metrics->EventsFailed(outcome.result.failed);
     deps_.budget->Release(batch.bytes);
-    deps_.metrics->SetBytesInFlight(deps_.budget->used());
     {
       absl::MutexLock lock(&mu_);
       in_flight_bytes_ -= batch.bytes;
