@@ -20,6 +20,9 @@ enum class Destination { kEvents, kDeadLetter };
 
 struct OutgoingRecord {
   Destination destination = Destination::kEvents;
+  // When not empty, the topic to write to instead of the one `destination` names. The aggregation
+  // service publishes to several topics through one sink this way.
+  std::string topic;
   std::string key;
   std::string value;
   events::Headers headers;
@@ -30,7 +33,7 @@ struct OutgoingRecord {
   // for small events.
   static constexpr size_t kOverheadBytes = 512;
   size_t ByteSize() const {
-    size_t n = kOverheadBytes + key.size() + value.size();
+    size_t n = kOverheadBytes + topic.size() + key.size() + value.size();
     for (const auto& [k, v] : headers) n += k.size() + v.size();
     return n;
   }

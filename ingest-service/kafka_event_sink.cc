@@ -46,7 +46,9 @@ absl::StatusOr<std::unique_ptr<KafkaEventSink>> KafkaEventSink::Create(KafkaSink
   if (sink->config_.check_topics) {
     // The standard topics must have BRIEF §4's layout; renamed ones need only exist.
     std::vector<kafka::TopicSpec> specs;
-    for (const std::string& name : {sink->config_.events_topic, sink->config_.dead_letter_topic}) {
+    std::vector<std::string> names = {sink->config_.events_topic, sink->config_.dead_letter_topic};
+    names.insert(names.end(), sink->config_.extra_topics.begin(), sink->config_.extra_topics.end());
+    for (const std::string& name : names) {
       kafka::TopicSpec spec{name, 0, 0, {}};
       for (const kafka::TopicSpec& standard : kafka::StreamMetricsTopics()) {
         if (standard.name == name) spec = standard;
@@ -153,7 +155,9 @@ size_t KafkaEventSink::Produce(rd_kafka_t* rk, Batch* batch, size_t from) {
                           static_cast<ssize_t>(value.size()));
     }
     const std::string& topic =
-        r.destination == Destination::kEvents ? config_.events_topic : config_.dead_letter_topic;
+        !r.topic.empty() ? r.topic
+        : r.destination == Destination::kEvents ? config_.events_topic
+                                                : config_.dead_letter_topic;
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -32,6 +33,8 @@ struct KafkaSinkConfig {
   kafka::Properties extra_properties;
   // How long a record may wait for Kafka before its delivery fails ("possibly persisted").
   absl::Duration message_timeout = absl::Seconds(120);
+  // Further topics records may name (OutgoingRecord::topic), checked at start like the two above.
+  std::vector<std::string> extra_topics;
   // Verify at start that both topics exist (with the layout of BRIEF §4 for the standard names),
   // waiting up to metadata_timeout for them to appear.
   bool check_topics = true;

@@ -99,3 +99,44 @@ require_free_port() {
     sm_die "$1: port $2 is already in use by another process (another checkout's stack? run its deploy/local/down.sh, or set STREAMMETRICS_*_PORT)"
   fi
 }
+
+# start_postgres: starts the stack's PostgreSQL 15 unless it runs (initdb on first use), waits until
+# it answers and creates the streammetrics database if missing. Used by up.sh and postgres-ctl.sh.
+start_postgres() {
+  SM_COMPONENT=postgres
+  local dir="$STATE/postgres" data="$STATE/postgres/data" pid
+  mkdir -p "$dir"
+  export PGPASSWORD=streammetrics
+  if ! pid=$(running_pid postgres); then
+    require_free_port postgres "$STREAMMETRICS_PG_PORT"
+    [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir"
+    if [ ! -f "$data/PG_VERSION" ]; then
+      echo streammetrics >"$dir/pwfile"
+      chmod 600 "$dir/pwfile"
+      [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir/pwfile"
+      as_pg "$STREAMMETRICS_PG_BIN/initdb" -D "$data" -U streammetrics --pwfile="$dir/pwfile" \
+        --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+        >"$dir/initdb.log" 2>&1 || sm_die "initdb failed; see $dir/initdb.log"
+      rm -f "$dir/pwfile"
+    fi
+    mkdir -p "$dir/run"
+    [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir/run"
+    # Durable settings stay on (fsync, full_page_writes): this stack proves exactly-once across
+    # crashes. The recorded pid is the postmaster's own (setpriv execs, it does not fork).
+    setsid nohup $(as_pg_prefix) "$STREAMMETRICS_PG_BIN/postgres" -D "$data" \
+      -p "$STREAMMETRICS_PG_PORT" -c listen_addresses="$H" -k "$dir/run" \
+      -c max_connections=100 -c shared_buffers=256MB \
+      >>"$dir/postgres.log" 2>&1 </dev/null &
+    record_pid postgres $!
+  else
+    sm_log "already running (pid $pid)"
+  fi
+  wait_until "PostgreSQL" "$dir/postgres.log" "$STREAMMETRICS_READY_TIMEOUT" \
+    psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -q -c "SELECT 1"
+  if [ -z "$(psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -t -A \
+    -c "SELECT 1 FROM pg_database WHERE datname = 'streammetrics'")" ]; then
+    psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -q \
+      -c "CREATE DATABASE streammetrics OWNER streammetrics"
+  fi
+  sm_log "ready on $H:$STREAMMETRICS_PG_PORT"
+}

@@ -18,7 +18,7 @@ for n in 1 2 3; do check "kafka-$n" "$H:$(kafka_port "$n")" infra; done
 check postgres "$H:$STREAMMETRICS_PG_PORT" infra
 check redis "$H:$STREAMMETRICS_REDIS_PORT" infra
 check ingest-service "${STREAMMETRICS_INGEST_ADDR:-$H:50051}"
-check aggregation-service "${STREAMMETRICS_QUERY_ADDR:-$H:50052}"
+check aggregation-service "${STREAMMETRICS_QUERY_ADDRESS:-$H:50052}"
 echo
 if md=$(kcat -L -b "$STREAMMETRICS_KAFKA_BOOTSTRAP" -m 5 2>/dev/null); then
   echo "Kafka: $(grep -cE '^  +broker [0-9]+ at ' <<<"$md") brokers answering"

@@ -38,44 +38,6 @@ start_redis() {
   sm_log "ready on $H:$STREAMMETRICS_REDIS_PORT"
 }
 
-start_postgres() {
-  SM_COMPONENT=postgres
-  local dir="$STATE/postgres" data="$STATE/postgres/data"
-  export PGPASSWORD=streammetrics
-  if ! pid=$(running_pid postgres); then
-    require_free_port postgres "$STREAMMETRICS_PG_PORT"
-    [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir"
-    if [ ! -f "$data/PG_VERSION" ]; then
-      echo streammetrics >"$dir/pwfile"
-      chmod 600 "$dir/pwfile"
-      [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir/pwfile"
-      as_pg "$STREAMMETRICS_PG_BIN/initdb" -D "$data" -U streammetrics --pwfile="$dir/pwfile" \
-        --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
-        >"$dir/initdb.log" 2>&1 || sm_die "initdb failed; see $dir/initdb.log"
-      rm -f "$dir/pwfile"
-    fi
-    mkdir -p "$dir/run"
-    [ "$PG_USER" = "$(id -un)" ] || chown "$PG_USER" "$dir/run"
-    # Durable settings stay on (fsync, full_page_writes): this stack proves exactly-once across
-    # crashes. The recorded pid is the postmaster's own (setpriv execs, it does not fork).
-    setsid nohup $(as_pg_prefix) "$STREAMMETRICS_PG_BIN/postgres" -D "$data" \
-      -p "$STREAMMETRICS_PG_PORT" -c listen_addresses="$H" -k "$dir/run" \
-      -c max_connections=100 -c shared_buffers=256MB \
-      >>"$dir/postgres.log" 2>&1 </dev/null &
-    record_pid postgres $!
-  else
-    sm_log "already running (pid $pid)"
-  fi
-  wait_until "PostgreSQL" "$dir/postgres.log" "$STREAMMETRICS_READY_TIMEOUT" \
-    psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -q -c "SELECT 1"
-  if [ -z "$(psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -t -A \
-    -c "SELECT 1 FROM pg_database WHERE datname = 'streammetrics'")" ]; then
-    psql "postgresql://streammetrics@$H:$STREAMMETRICS_PG_PORT/postgres" -X -q \
-      -c "CREATE DATABASE streammetrics OWNER streammetrics"
-  fi
-  sm_log "ready on $H:$STREAMMETRICS_PG_PORT"
-}
-
 start_kafka() {
   SM_COMPONENT=kafka
   local n
@@ -150,9 +112,11 @@ build_services() {
   sm_log "building the services in $build (log: $STATE/build.log)"
   { cmake -S "$STREAMMETRICS_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DSTREAMMETRICS_BUILD_TESTS=OFF -DCMAKE_PREFIX_PATH="$STREAMMETRICS_RDKAFKA_PREFIX" &&
-    cmake --build "$build" --target streammetrics-ingest; } >"$STATE/build.log" 2>&1 ||
+    cmake --build "$build" --target streammetrics-ingest streammetrics-aggregation; } \
+    >"$STATE/build.log" 2>&1 ||
     { tail -n 30 "$STATE/build.log" >&2; sm_die "build failed; see $STATE/build.log"; }
   INGEST_BIN="$build/ingest-service/streammetrics-ingest"
+  AGGREGATION_BIN="$build/aggregation-service/streammetrics-aggregation"
 }
 
 grpc_healthy() {  # address service
@@ -178,11 +142,47 @@ start_ingest() {
   sm_log "ready on $STREAMMETRICS_INGEST_ADDRESS (metrics http://$STREAMMETRICS_INGEST_METRICS_ADDRESS/metrics)"
 }
 
+start_aggregation() {
+  SM_COMPONENT=aggregation-service
+  : "${STREAMMETRICS_QUERY_ADDRESS:=$H:50052}"
+  : "${STREAMMETRICS_AGGREGATION_METRICS_ADDRESS:=$H:9465}"
+  export STREAMMETRICS_QUERY_ADDRESS STREAMMETRICS_AGGREGATION_METRICS_ADDRESS
+  local log="$STATE/aggregation-service.log"
+  if pid=$(running_pid aggregation-service); then
+    sm_log "restarting (pid $pid) to run the fresh build"
+    stop_process aggregation-service TERM 60
+  fi
+  require_free_port aggregation-service "${STREAMMETRICS_QUERY_ADDRESS##*:}"
+  setsid nohup "$AGGREGATION_BIN" >>"$log" 2>&1 </dev/null &
+  record_pid aggregation-service $!
+  wait_until "aggregation service" "$log" "$STREAMMETRICS_READY_TIMEOUT" \
+    grpc_healthy "$STREAMMETRICS_QUERY_ADDRESS" ""
+  sm_log "ready on $STREAMMETRICS_QUERY_ADDRESS (metrics http://$STREAMMETRICS_AGGREGATION_METRICS_ADDRESS/metrics)"
+}
+
+# The demo's window as the aggregation service stored it (open until a minute and the allowed
+# lateness have passed), once its first checkpoint committed it.
+demo_window_stored() {
+  [ -n "$(psql "$STREAMMETRICS_PG_URL" -Atc "SELECT 1 FROM metrics.metric_aggregates
+    WHERE service_id = 'payment-service' AND tags @> '{\"endpoint\": \"/api/payments\"}'
+      AND window_size = '1m' AND timestamp = date_trunc('minute', TIMESTAMPTZ '$1')" 2>/dev/null)" ]
+}
+
+show_demo_window() {
+  SM_COMPONENT=demo
+  local pg_log="$STATE/aggregation-service.log"
+  wait_until "the demo window in PostgreSQL" "$pg_log" 30 demo_window_stored "$1"
+  sm_log "the aggregation service counted it; the 1-minute window in PostgreSQL:"
+  psql "$STREAMMETRICS_PG_URL" -c "SELECT timestamp AS window_start, window_size, count, sum,
+    min, max, p50, p99, is_final, revision FROM metrics.metric_aggregates
+    WHERE service_id = 'payment-service' AND tags @> '{\"endpoint\": \"/api/payments\"}'
+      AND timestamp = date_trunc('minute', TIMESTAMPTZ '$1') ORDER BY window_size"
+}
+
 # Two events, one valid and one not, exactly as the README shows them.
 demo() {
   SM_COMPONENT=demo
-  local now
-  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local now=$1
   sm_log "streaming two demo events through IngestService/StreamMetrics:"
   grpcurl -plaintext -d @ "$STREAMMETRICS_INGEST_ADDRESS" \
     streammetrics.v1.IngestService/StreamMetrics <<JSON
@@ -199,6 +199,9 @@ JSON
 
 build_services
 start_ingest
-demo
+start_aggregation
+DEMO_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+demo "$DEMO_TIME"
+show_demo_window "$DEMO_TIME"
 SM_COMPONENT=up
 sm_log "up: status deploy/local/status.sh, stop deploy/local/down.sh"

@@ -1,7 +1,8 @@
 // Proves the local PostgreSQL runs with the schema BRIEF §4 describes: the seed's
 // metrics.metric_aggregates table with its columns and three indexes (GIN on tags included), the
-// exactly-once additions (unique window key, sketch, is_final, revision), and the consumer offset
-// and client sequence tables beside it, all created by versioned migrations.
+// exactly-once additions (unique window key, sketch, is_final, revision, source_partition), and
+// the checkpoint tables beside it (consumer offsets with owner epochs, dedup chunks, outbox), all
+// created by versioned migrations.
 #include <libpq-fe.h>
 
 #include <map>
@@ -16,6 +17,7 @@
 namespace {
 
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 
@@ -126,24 +128,41 @@ TEST_F(PostgresSchemaTest, SeedIndexesExist) {
   EXPECT_THAT(defs["idx_metrics_timestamp"], HasSubstr("(\"timestamp\" DESC)"));
 }
 
-TEST_F(PostgresSchemaTest, OffsetAndClientSequenceTablesExist) {
+TEST_F(PostgresSchemaTest, CheckpointTablesExist) {
   auto offsets = Columns("consumer_offsets");
   EXPECT_EQ(offsets["consumer_group"], "text|NO");
   EXPECT_EQ(offsets["topic"], "text|NO");
   EXPECT_EQ(offsets["partition"], "integer|NO");
-  EXPECT_EQ(offsets["next_offset"], "bigint|NO");
-  auto sequences = Columns("client_sequences");
-  EXPECT_EQ(sequences["consumer_group"], "text|NO");
-  EXPECT_EQ(sequences["partition"], "integer|NO");
-  EXPECT_EQ(sequences["client_id"], "text|NO");
-  EXPECT_EQ(sequences["state"], "bytea|NO");
+  // NULL: claimed, never checkpointed.
+  EXPECT_EQ(offsets["next_offset"], "bigint|YES");
+  EXPECT_EQ(offsets["owner_epoch"], "bigint|NO");
+  EXPECT_EQ(offsets["watermark"], "timestamp with time zone|YES");
+  auto dedup = Columns("dedup_keys");
+  EXPECT_EQ(dedup["consumer_group"], "text|NO");
+  EXPECT_EQ(dedup["partition"], "integer|NO");
+  EXPECT_EQ(dedup["window_start"], "timestamp with time zone|NO");
+  EXPECT_EQ(dedup["id"], "bigint|NO");
+  EXPECT_EQ(dedup["keys"], "bytea|NO");
+  auto outbox = Columns("outbox");
+  EXPECT_EQ(outbox["id"], "bigint|NO");
+  EXPECT_EQ(outbox["topic"], "text|NO");
+  EXPECT_EQ(outbox["key"], "bytea|NO");
+  EXPECT_EQ(outbox["value"], "bytea|NO");
+  // Replaced by the window-scoped dedup chunks (0002).
+  EXPECT_TRUE(Columns("client_sequences").empty());
+  EXPECT_EQ(Columns("metric_aggregates")["source_partition"], "integer|YES");
+  EXPECT_EQ(Columns("metric_aggregates")["source_group"], "text|YES");
+  EXPECT_THAT(Rows("SELECT indexdef FROM pg_indexes WHERE schemaname = 'metrics' AND "
+                   "indexname = 'idx_metrics_partition_claim'"),
+              ElementsAre(HasSubstr("(source_group, source_partition, is_final, \"timestamp\")")));
 }
 
 TEST_F(PostgresSchemaTest, MigrationsAreRecordedInOrder) {
   std::vector<std::string> versions =
       Rows("SELECT version FROM metrics.schema_migrations ORDER BY 1");
-  ASSERT_FALSE(versions.empty());
-  EXPECT_EQ(versions.front(), "1");
+  ASSERT_GE(versions.size(), 2u);
+  EXPECT_EQ(versions[0], "1");
+  EXPECT_EQ(versions[1], "2");
 }
 
 TEST_F(PostgresSchemaTest, WindowKeyRejectsASecondRowAndUpsertUpdatesIt) {

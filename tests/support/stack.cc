@@ -41,6 +41,14 @@ absl::Status KafkaNode(const std::string& action, int node) {
   return absl::OkStatus();
 }
 
+absl::Status PostgresControl(const std::string& action) {
+  const std::string cmd =
+      absl::StrCat(STREAMMETRICS_SOURCE_DIR, "/deploy/local/postgres-ctl.sh ", action);
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) return absl::InternalError(absl::StrCat(cmd, " exited with ", rc));
+  return absl::OkStatus();
+}
+
 bool PollUntil(absl::Duration timeout, const std::function<bool()>& done) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {

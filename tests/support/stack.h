@@ -25,6 +25,11 @@ int RedisPort();
 // Fails with Internal carrying the exit code when the script fails.
 absl::Status KafkaNode(const std::string& action, int node);
 
+// Runs `deploy/local/postgres-ctl.sh <action>` (action: stop, start, restart) and waits for it:
+// stop is a fast shutdown (sessions terminated), start returns once the server answers. Fails
+// with Internal carrying the exit code when the script fails.
+absl::Status PostgresControl(const std::string& action);
+
 // Calls `done` until it returns true or `timeout` passes, yielding briefly between calls.
 // Returns true if `done` returned true in time.
 bool PollUntil(absl::Duration timeout, const std::function<bool()>& done);

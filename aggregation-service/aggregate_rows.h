@@ -1,0 +1,45 @@
+// How a WindowAggregate maps to a row of metrics.metric_aggregates: the checkpoint's upsert and
+// the claim's reload, with their SQL, so the column list and the code that fills or reads it sit
+// side by side.
+//
+// Row <- window: timestamp/window_end from the window bounds, service_id and metric_name from the
+// series, tags as a JSONB object of the series' tags, window_size "1m"/"5m", the numbers, the
+// serialized v1.DDSketch, is_final, revision, and the owning partition (source_partition).
+// Window <- row: the same, with the series parsed back from series_key (the key is canonical, the
+// columns are copies for queries) and relative_accuracy taken from the sketch.
+#ifndef STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATE_ROWS_H_
+#define STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATE_ROWS_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "aggregation-service/pg_binary.h"
+#include "aggregation-service/pg_connection.h"
+#include "streammetrics/v1/aggregate.pb.h"
+
+namespace streammetrics::aggregation {
+
+// INSERT ... ON CONFLICT (series_key, window_size, timestamp) DO UPDATE of one window, every
+// column overwritten, updated_at = now().
+PgStatementSpec UpsertWindowStatement(absl::string_view name);
+
+// The parameters of UpsertWindowStatement for `window`, owned by `source_partition`. Fails with
+// InvalidArgument when the tags cannot be written as JSON. Precondition: ValidateCheckpoints
+// accepted the window.
+absl::StatusOr<PgParams> UpsertWindowParams(const v1::WindowAggregate& window,
+                                            absl::string_view source_group,
+                                            int32_t source_partition);
+
+// The windows a claim of a partition reloads: parameters $1 = partition (int4), $2 =
+// ClaimFinalWindowsFrom(watermark) (timestamptz). Results in binary, read by WindowFromRow.
+PgStatementSpec SelectClaimedWindowsStatement(absl::string_view name);
+
+// Rebuilds the window of one row of SelectClaimedWindowsStatement. Fails with DataLoss naming the
+// window and the column when a value is NULL, negative where it cannot be, an unknown window
+// size, or when the series key or the sketch does not parse.
+absl::StatusOr<v1::WindowAggregate> WindowFromRow(const PgRow& row);
+
+}  // namespace streammetrics::aggregation
+
+#endif  // STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATE_ROWS_H_

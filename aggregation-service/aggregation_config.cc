@@ -1,0 +1,64 @@
+// LoadAggregationConfig: names and help lines of the aggregation service's settings.
+#include "aggregation-service/aggregation_config.h"
+
+#include "lib/common/config_loader.h"
+#include "lib/common/status_macros.h"
+
+namespace streammetrics::aggregation {
+
+absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* const* argv) {
+  AggregationConfig c;
+  AggregatorOptions& a = c.aggregator;
+  std::string consumer_properties;
+  std::string producer_properties;
+  std::string bootstrap = c.source.bootstrap_servers;
+  ConfigLoader loader("streammetrics-aggregation");
+  loader.String("query_address", &c.query_address, "gRPC address of the QueryService.");
+  loader.String("aggregation_metrics_address", &c.metrics_address, "HTTP address of /metrics.");
+  loader.String("kafka_bootstrap", &bootstrap, "Kafka bootstrap servers.");
+  loader.String("consumer_group", &c.source.group_id,
+                "Consumer group of metrics-events (also the key of the offsets in PostgreSQL).");
+  loader.String("events_topic", &a.events_topic, "Topic of events to aggregate.");
+  loader.String("aggregated_1m_topic", &a.aggregated_1m_topic, "Topic of final 1m windows.");
+  loader.String("aggregated_5m_topic", &a.aggregated_5m_topic, "Topic of final 5m windows.");
+  loader.String("dead_letter_topic", &a.dead_letter_topic, "Topic of refused records.");
+  loader.String("kafka_consumer_properties", &consumer_properties,
+                "Extra librdkafka consumer properties, name=value,name=value.");
+  loader.String("kafka_producer_properties", &producer_properties,
+                "Extra librdkafka producer properties, name=value,name=value.");
+  loader.Bool("kafka_check_topics", &c.source.check_topic,
+              "Verify at start that the topics exist with the expected layout.");
+  loader.String("pg_url", &c.store.conninfo, "libpq connection string of PostgreSQL.");
+  loader.Duration("allowed_lateness", &a.engine.allowed_lateness,
+                  "How far the watermark trails the newest event time.");
+  loader.Duration("checkpoint_interval", &a.checkpoint_interval,
+                  "How often state, offsets and final windows are committed.");
+  loader.Duration("idle_after", &a.idle_after,
+                  "A caught-up partition without records for this long advances by wall clock.");
+  loader.Duration("max_future_skew", &a.limits.max_future_skew,
+                  "How far in the future an event's timestamp may be.");
+  loader.Duration("poll_timeout", &c.poll_timeout, "Longest wait of one consumer poll.");
+  loader.Duration("flush_timeout", &c.flush_timeout,
+                  "On SIGTERM, how long Kafka may take to confirm what is being published.");
+  RETURN_IF_ERROR(loader.Load(argc, argv));
+
+  if (a.engine.allowed_lateness < absl::ZeroDuration() ||
+      a.checkpoint_interval <= absl::ZeroDuration() || c.poll_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "allowed_lateness must be >= 0, checkpoint_interval and poll_timeout > 0");
+  }
+  c.source.bootstrap_servers = bootstrap;
+  c.source.topic = a.events_topic;
+  c.publisher.bootstrap_servers = bootstrap;
+  c.publisher.events_topic = a.events_topic;
+  c.publisher.dead_letter_topic = a.dead_letter_topic;
+  c.publisher.extra_topics = {a.aggregated_1m_topic, a.aggregated_5m_topic};
+  c.publisher.check_topics = c.source.check_topic;
+  c.store.consumer_group = c.source.group_id;
+  c.store.topic = a.events_topic;
+  ASSIGN_OR_RETURN(c.source.extra_properties, kafka::ParseProperties(consumer_properties));
+  ASSIGN_OR_RETURN(c.publisher.extra_properties, kafka::ParseProperties(producer_properties));
+  return c;
+}
+
+}  // namespace streammetrics::aggregation

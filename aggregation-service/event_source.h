@@ -1,0 +1,72 @@
+// EventSource: where the aggregation service reads metric events from (the Kafka consumer edge).
+// One real implementation (KafkaEventSource, a librdkafka consumer group) and an in-memory fake
+// (FakeEventSource) for unit tests.
+//
+// The source never decides where a partition resumes: on every assignment it asks its
+// RebalanceListener, which reads the offsets committed in PostgreSQL with the windows they belong
+// to. Kafka's own committed offsets are never used (BRIEF §5: one transaction holds both).
+#ifndef STREAMMETRICS_AGGREGATION_SERVICE_EVENT_SOURCE_H_
+#define STREAMMETRICS_AGGREGATION_SERVICE_EVENT_SOURCE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace streammetrics::aggregation {
+
+// One record, valid only during the callback that receives it.
+struct SourceRecord {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  absl::string_view key;
+  absl::string_view value;
+  // The last value of header `name`, or nullopt. Never null.
+  std::function<std::optional<std::string>(absl::string_view name)> header;
+};
+
+// Decides where assigned partitions start and saves partitions before they are taken away. Both
+// run on the thread that calls EventSource::Poll, inside Poll.
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  // `partitions` are now this consumer's. Returns, for each (same order), the offset of the next
+  // record to deliver, or nullopt for the beginning of the partition. Blocks until it knows.
+  virtual std::vector<std::optional<int64_t>> OnAssigned(
+      const std::vector<int32_t>& partitions) = 0;
+  // `partitions` are about to be taken away: no record of them is delivered after this returns.
+  virtual void OnRevoked(const std::vector<int32_t>& partitions) = 0;
+};
+
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+
+  // Delivers the records available within `timeout` (possibly none) to `on_record`, in offset
+  // order per partition, and runs the listener's callbacks when the assignment changes. Returns
+  // after at most `max_records` records. Fails with Unavailable on an error the source cannot
+  // recover from by itself (e.g. a fatal consumer error); transient broker errors are retried
+  // inside and only logged.
+  virtual absl::Status Poll(absl::Duration timeout, size_t max_records,
+                            const std::function<void(const SourceRecord&)>& on_record) = 0;
+
+  // The offset after the last record in `partition` as last seen by the consumer (its high
+  // watermark), or nullopt when not known yet. Never blocks on the network.
+  virtual std::optional<int64_t> HighWatermark(int32_t partition) const = 0;
+
+  // Stops (true) or resumes (false) delivering records of every assigned partition, e.g. while
+  // checkpoints cannot be written. Poll keeps serving rebalances meanwhile.
+  virtual void SetPaused(bool paused) = 0;
+
+  // Revokes every partition through the listener and leaves the group. Idempotent.
+  virtual absl::Status Close() = 0;
+};
+
+}  // namespace streammetrics::aggregation
+
+#endif  // STREAMMETRICS_AGGREGATION_SERVICE_EVENT_SOURCE_H_

@@ -1,0 +1,65 @@
+// KafkaEventSource: the EventSource that reads `metrics-events` as a member of a librdkafka
+// consumer group (cooperative-sticky assignment). It owns the consumer handle; every call, the
+// rebalance callbacks included, happens on the one thread that calls Poll.
+//
+// Offsets are never committed to Kafka (enable.auto.commit and enable.auto.offset.store are
+// forced off): where a partition resumes comes from the RebalanceListener, i.e. from PostgreSQL.
+#ifndef STREAMMETRICS_AGGREGATION_SERVICE_KAFKA_EVENT_SOURCE_H_
+#define STREAMMETRICS_AGGREGATION_SERVICE_KAFKA_EVENT_SOURCE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "aggregation-service/event_source.h"
+#include "lib/kafka/kafka_config.h"
+#include "lib/kafka/rdkafka_handles.h"
+
+namespace streammetrics::aggregation {
+
+struct KafkaSourceConfig {
+  // Comma-separated host:port list.
+  std::string bootstrap_servers = "127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092";
+  std::string topic = "metrics-events";
+  std::string group_id = "streammetrics-aggregation";
+  // Extra librdkafka properties applied after ours (fetch sizes, security, session timeouts).
+  // The properties exactly-once depends on are re-asserted after these.
+  kafka::Properties extra_properties;
+  // Verify at start that the topic exists (with BRIEF §4's layout for the standard name),
+  // waiting up to metadata_timeout for it.
+  bool check_topic = true;
+  absl::Duration metadata_timeout = absl::Seconds(15);
+};
+
+class KafkaEventSource final : public EventSource {
+ public:
+  // Creates the consumer, checks the topic and subscribes. `listener` must outlive the source.
+  // Fails with InvalidArgument for bad properties, FailedPrecondition when the topic is missing
+  // or mis-sized, Unavailable when no broker answers within metadata_timeout.
+  static absl::StatusOr<std::unique_ptr<KafkaEventSource>> Create(KafkaSourceConfig config,
+                                                                  RebalanceListener* listener);
+  // Closes (see Close) if not closed yet.
+  ~KafkaEventSource() override;
+
+  absl::Status Poll(absl::Duration timeout, size_t max_records,
+                    const std::function<void(const SourceRecord&)>& on_record) override;
+  std::optional<int64_t> HighWatermark(int32_t partition) const override;
+  void SetPaused(bool paused) override;
+  absl::Status Close() override;
+
+ private:
+  KafkaEventSource(KafkaSourceConfig config, RebalanceListener* listener);
+  static void RebalanceThunk(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+
+  KafkaSourceConfig config_;
+  RebalanceListener* listener_;
+  kafka::HandlePtr rk_;
+  bool paused_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace streammetrics::aggregation
+
+#endif  // STREAMMETRICS_AGGREGATION_SERVICE_KAFKA_EVENT_SOURCE_H_

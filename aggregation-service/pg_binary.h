@@ -1,0 +1,99 @@
+// PostgreSQL's binary wire format for the few types the aggregate store exchanges: parameters to
+// send (PgParams) and fields of results requested in binary (PgRow).
+//
+// Binary rather than text so doubles and timestamps cross exactly (no decimal round trip, no
+// session time zone) and sketches and keys go as raw bytes without bytea escaping. Each
+// parameter's encoding must match the type the statement declares for it (PQprepare's
+// paramTypes), which the Oid constants below name.
+#ifndef STREAMMETRICS_AGGREGATION_SERVICE_PG_BINARY_H_
+#define STREAMMETRICS_AGGREGATION_SERVICE_PG_BINARY_H_
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace streammetrics::aggregation {
+
+// Type oids from PostgreSQL's pg_type.dat (stable across versions).
+inline constexpr Oid kBoolOid = 16;
+inline constexpr Oid kByteaOid = 17;
+inline constexpr Oid kInt8Oid = 20;
+inline constexpr Oid kInt4Oid = 23;
+inline constexpr Oid kTextOid = 25;
+inline constexpr Oid kFloat8Oid = 701;
+inline constexpr Oid kInt8ArrayOid = 1016;
+inline constexpr Oid kTimestamptzOid = 1184;
+inline constexpr Oid kJsonbOid = 3802;
+
+// The parameters of one statement, in order ($1, $2, ...).
+class PgParams {
+ public:
+  // int4 / int8 / float8 / bool.
+  PgParams& Int32(int32_t value);
+  PgParams& Int64(int64_t value);
+  PgParams& Double(double value);
+  PgParams& Bool(bool value);
+  // bytea, text or varchar: the bytes as they are.
+  PgParams& Bytes(absl::string_view value);
+  // timestamptz, to the microsecond (sub-microsecond parts are dropped, rounding toward the past);
+  // absl::InfinitePast()/InfiniteFuture() become -infinity/infinity, as do times beyond the range
+  // of a 64-bit microsecond count.
+  PgParams& Timestamp(absl::Time value);
+  // SQL NULL.
+  PgParams& Null();
+  // A value in PostgreSQL's text format, parsed by the server as the declared type: for types
+  // whose binary format is awkward (jsonb, arrays).
+  PgParams& Text(absl::string_view value);
+
+  int size() const { return static_cast<int>(values_.size()); }
+  // For PQsendQueryPrepared. The pointers stay valid while this object is alive and unchanged.
+  std::vector<const char*> Pointers() const;
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  PgParams& Add(std::string bytes, int format);
+
+  std::vector<std::string> values_;
+  std::vector<bool> null_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+};
+
+// Binary-format fields of one row of a result. Every getter fails with DataLoss naming the column
+// and row when the field has an unexpected size, or is NULL where a value is required.
+class PgRow {
+ public:
+  // Precondition: `result` outlives the row and holds row `row`.
+  PgRow(const PGresult* result, int row) : result_(result), row_(row) {}
+
+  absl::StatusOr<int32_t> Int32(int column) const;
+  absl::StatusOr<int64_t> Int64(int column) const;
+  // NULL gives nullopt.
+  absl::StatusOr<std::optional<int64_t>> NullableInt64(int column) const;
+  absl::StatusOr<double> Double(int column) const;
+  absl::StatusOr<bool> Bool(int column) const;
+  // bytea, text or varchar.
+  absl::StatusOr<std::string> Bytes(int column) const;
+  // timestamptz; -infinity/infinity give absl::InfinitePast()/InfiniteFuture(), NULL nullopt.
+  absl::StatusOr<std::optional<absl::Time>> NullableTimestamp(int column) const;
+  absl::StatusOr<absl::Time> Timestamp(int column) const;
+
+ private:
+  absl::StatusOr<absl::string_view> Fixed(int column, int size) const;
+  absl::Status Bad(int column, absl::string_view why) const;
+
+  const PGresult* result_;
+  int row_;
+};
+
+}  // namespace streammetrics::aggregation
+
+#endif  // STREAMMETRICS_AGGREGATION_SERVICE_PG_BINARY_H_

@@ -1,0 +1,335 @@
+// PostgresAggregateStore: claims and checkpoints as PostgreSQL transactions (see the header).
+#include "aggregation-service/postgres_aggregate_store.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "aggregation-service/aggregate_rows.h"
+#include "aggregation-service/pg_binary.h"
+#include "aggregation-service/store_rules.h"
+#include "lib/common/log.h"
+#include "lib/common/status_macros.h"
+
+namespace streammetrics::aggregation {
+namespace {
+
+// Prepared statement names.
+constexpr char kClaim[] = "sm_claim";
+constexpr char kClaimWindows[] = "sm_claim_windows";
+constexpr char kClaimDedup[] = "sm_claim_dedup";
+constexpr char kClaimOutbox[] = "sm_claim_outbox";
+constexpr char kFence[] = "sm_fence";
+constexpr char kUpsertWindow[] = "sm_upsert_window";
+constexpr char kInsertDedup[] = "sm_insert_dedup";
+constexpr char kReleaseDedup[] = "sm_release_dedup";
+constexpr char kInsertOutbox[] = "sm_insert_outbox";
+constexpr char kDeleteOutbox[] = "sm_delete_outbox";
+
+std::vector<PgStatementSpec> Statements() {
+  return {
+      // Creates the progress row at epoch 1, or increments the epoch: either way every earlier
+      // owner's epoch is now stale. The row lock it takes (until COMMIT) waits for a checkpoint
+      // of the partition in flight, so the reads below see it committed or fenced.
+      {kClaim,
+       "INSERT INTO metrics.consumer_offsets AS o (consumer_group, topic, partition, owner_epoch) "
+       "VALUES ($1, $2, $3, 1) ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET "
+       "owner_epoch = o.owner_epoch + 1, updated_at = now() "
+       "RETURNING owner_epoch, next_offset, watermark",
+       {kTextOid, kTextOid, kInt4Oid}},
+      SelectClaimedWindowsStatement(kClaimWindows),
+      // Every chunk not yet released: released ones are deleted by the checkpoint that released
+      // them, which is what PartitionSnapshot asks for.
+      {kClaimDedup,
+       "SELECT window_start, keys FROM metrics.dedup_keys WHERE consumer_group = $1 AND "
+       "partition = $2 ORDER BY window_start, id",
+       {kTextOid, kInt4Oid}},
+      {kClaimOutbox,
+       "SELECT id, topic, key, value FROM metrics.outbox WHERE consumer_group = $1 AND "
+       "partition = $2 ORDER BY id",
+       {kTextOid, kInt4Oid}},
+      // The fencing compare-and-set, first in every checkpoint: 0 rows means another instance
+      // claimed the partition since (or it was never claimed).
+      {kFence,
+       "UPDATE metrics.consumer_offsets SET next_offset = $4, watermark = $5, updated_at = now() "
+       "WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND owner_epoch = $6",
+       {kTextOid, kTextOid, kInt4Oid, kInt8Oid, kTimestamptzOid, kInt8Oid}},
+      UpsertWindowStatement(kUpsertWindow),
+      {kInsertDedup,
+       "INSERT INTO metrics.dedup_keys (consumer_group, partition, window_start, keys) "
+       "VALUES ($1, $2, $3, $4)",
+       {kTextOid, kInt4Oid, kTimestamptzOid, kByteaOid}},
+      {kReleaseDedup,
+       "DELETE FROM metrics.dedup_keys WHERE consumer_group = $1 AND partition = $2 AND "
+       "window_start < $3",
+       {kTextOid, kInt4Oid, kTimestamptzOid}},
+      {kInsertOutbox,
+       "INSERT INTO metrics.outbox (consumer_group, partition, topic, key, value) "
+       "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+       {kTextOid, kInt4Oid, kTextOid, kByteaOid, kByteaOid}},
+      // Scoped to the group and partition, so a wrong id can never delete another's record.
+      {kDeleteOutbox,
+       "DELETE FROM metrics.outbox WHERE consumer_group = $1 AND partition = $2 AND "
+       "id = ANY($3)",
+       {kTextOid, kInt4Oid, kInt8ArrayOid}},
+  };
+}
+
+PgStatement Prepared(const char* name, PgParams params) {
+  return PgStatement{.prepared = name, .sql = "", .params = std::move(params)};
+}
+
+PgStatement Sql(const char* sql) { return PgStatement{.prepared = "", .sql = sql, .params = {}}; }
+
+// The ids as an int8[] literal, "{1,2,3}".
+std::string Int8Array(const std::vector<int64_t>& ids) {
+  return absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+}
+
+absl::Status InvalidConfig(absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("PostgresStoreConfig: ", why));
+}
+
+}  // namespace
+
+PostgresAggregateStore::PostgresAggregateStore(PostgresStoreConfig config)
+    : config_(std::move(config)) {}
+
+absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> PostgresAggregateStore::Create(
+    PostgresStoreConfig config) {
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(config.conninfo.c_str(), &parse_error);
+  if (options == nullptr) {
+    absl::Status status = InvalidConfig(absl::StrCat(
+        "conninfo does not parse: ", parse_error == nullptr ? "out of memory" : parse_error));
+    PQfreemem(parse_error);
+    return status;
+  }
+  PQconninfoFree(options);
+  if (config.consumer_group.empty()) return InvalidConfig("consumer_group is empty");
+  if (config.topic.empty()) return InvalidConfig("topic is empty");
+  if (config.statement_timeout <= absl::ZeroDuration()) {
+    return InvalidConfig("statement_timeout must be positive");
+  }
+  if (config.connect_timeout <= absl::ZeroDuration()) {
+    return InvalidConfig("connect_timeout must be positive");
+  }
+  std::unique_ptr<PostgresAggregateStore> store(new PostgresAggregateStore(std::move(config)));
+  RETURN_IF_ERROR(store->Connection().status());
+  return store;
+}
+
+absl::StatusOr<PgConnection*> PostgresAggregateStore::Connection() {
+  if (conn_ != nullptr && conn_->Usable()) return conn_.get();
+  conn_.reset();
+  PgConnectOptions options{
+      .conninfo = config_.conninfo,
+      .connect_timeout = config_.connect_timeout,
+      .statement_timeout = config_.statement_timeout,
+      .application_name = absl::StrCat("streammetrics-aggregation/", config_.consumer_group),
+  };
+  absl::StatusOr<std::unique_ptr<PgConnection>> opened = PgConnection::Open(options, Statements());
+  if (!opened.ok()) {
+    SM_LOG(Warn, "postgres_connect_failed").Kv("error", opened.status().ToString());
+    return opened.status();
+  }
+  SM_LOG(Info, "postgres_connected").Kv("reconnect", connected_before_);
+  connected_before_ = true;
+  conn_ = *std::move(opened);
+  return conn_.get();
+}
+
+void PostgresAggregateStore::Abandon() {
+  if (conn_ != nullptr && !conn_->Rollback()) conn_.reset();
+}
+
+absl::StatusOr<PartitionClaim> PostgresAggregateStore::ClaimPartition(int32_t partition) {
+  if (partition < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("partition ", partition, " is negative"));
+  }
+  ASSIGN_OR_RETURN(PgConnection * conn, Connection());
+  absl::StatusOr<PartitionClaim> claim = ReadClaim(*conn, partition);
+  if (!claim.ok()) Abandon();
+  return claim;
+}
+
+absl::StatusOr<PartitionClaim> PostgresAggregateStore::ReadClaim(PgConnection& conn,
+                                                                 int32_t partition) {
+  const std::string context = absl::StrCat("claim of partition ", partition);
+  PgError error;
+  std::vector<PgStatement> bump;
+  bump.push_back(Sql("BEGIN"));
+  bump.push_back(Prepared(
+      kClaim, PgParams().Bytes(config_.consumer_group).Bytes(config_.topic).Int32(partition)));
+  ASSIGN_OR_RETURN(std::vector<PgResult> bumped, conn.RunPipeline(bump, context, &error));
+  if (PQntuples(bumped[1].get()) != 1) {
+    return absl::InternalError(absl::StrCat(context, ": the claim returned ",
+                                            PQntuples(bumped[1].get()), " rows, expected 1"));
+  }
+  PartitionClaim claim;
+  const PgRow progress(bumped[1].get(), 0);
+  ASSIGN_OR_RETURN(claim.owner_epoch, progress.Int64(0));
+  ASSIGN_OR_RETURN(claim.next_offset, progress.NullableInt64(1));
+  ASSIGN_OR_RETURN(std::optional<absl::Time> watermark, progress.NullableTimestamp(2));
+  claim.snapshot.watermark = watermark.value_or(absl::InfinitePast());
+
+  std::vector<PgStatement> reads;
+  reads.push_back(
+      Prepared(kClaimWindows, PgParams()
+                                  .Int32(partition)
+                                  .Timestamp(ClaimFinalWindowsFrom(claim.snapshot.watermark))
+                                  .Bytes(config_.consumer_group)));
+  reads.push_back(Prepared(kClaimDedup, PgParams().Bytes(config_.consumer_group).Int32(partition)));
+  reads.push_back(
+      Prepared(kClaimOutbox, PgParams().Bytes(config_.consumer_group).Int32(partition)));
+  ASSIGN_OR_RETURN(std::vector<PgResult> read, conn.RunPipeline(reads, context, &error));
+
+  // Parsed before COMMIT: stored state that does not parse leaves the epoch as it was.
+  const PGresult* windows = read[0].get();
+  claim.snapshot.windows.reserve(PQntuples(windows));
+  for (int i = 0; i < PQntuples(windows); ++i) {
+    ASSIGN_OR_RETURN(v1::WindowAggregate window, WindowFromRow(PgRow(windows, i)));
+    claim.snapshot.windows.push_back(std::move(window));
+  }
+  const PGresult* dedup = read[1].get();
+  for (int i = 0; i < PQntuples(dedup); ++i) {
+    const PgRow row(dedup, i);
+    DedupChunk chunk;
+    ASSIGN_OR_RETURN(chunk.window_start, row.Timestamp(0));
+    ASSIGN_OR_RETURN(chunk.keys, row.Bytes(1));
+    claim.snapshot.dedup.push_back(std::move(chunk));
+  }
+  const PGresult* outbox = read[2].get();
+  for (int i = 0; i < PQntuples(outbox); ++i) {
+    const PgRow row(outbox, i);
+    OutboxRecord record;
+    ASSIGN_OR_RETURN(record.id, row.Int64(0));
+    ASSIGN_OR_RETURN(record.topic, row.Bytes(1));
+    ASSIGN_OR_RETURN(record.key, row.Bytes(2));
+    ASSIGN_OR_RETURN(record.value, row.Bytes(3));
+    claim.outbox.push_back(std::move(record));
+  }
+  RETURN_IF_ERROR(conn.RunPipeline({Sql("COMMIT")}, context, &error).status());
+  return claim;
+}
+
+absl::StatusOr<CheckpointResult> PostgresAggregateStore::Checkpoint(
+    const std::vector<PartitionCheckpoint>& checkpoints) {
+  if (checkpoints.empty()) return CheckpointResult{};
+  RETURN_IF_ERROR(ValidateCheckpoints(checkpoints));
+  ASSIGN_OR_RETURN(PgConnection * conn, Connection());
+  absl::StatusOr<CheckpointResult> result = WriteCheckpoint(*conn, checkpoints);
+  // A fenced checkpoint returns with its transaction open: roll it back like a failed one.
+  if (!result.ok() || !result->fenced.empty()) Abandon();
+  return result;
+}
+
+absl::StatusOr<CheckpointResult> PostgresAggregateStore::WriteCheckpoint(
+    PgConnection& conn, const std::vector<PartitionCheckpoint>& checkpoints) {
+  const std::string& group = config_.consumer_group;
+  PgError error;
+
+  // Round trip 1: BEGIN and every fence, in partition order (see the header).
+  std::vector<size_t> order(checkpoints.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&checkpoints](size_t a, size_t b) {
+    return checkpoints[a].partition < checkpoints[b].partition;
+  });
+  std::vector<PgStatement> fences;
+  fences.push_back(Sql("BEGIN"));
+  for (size_t i : order) {
+    const PartitionCheckpoint& cp = checkpoints[i];
+    PgParams params;
+    params.Bytes(group).Bytes(config_.topic).Int32(cp.partition).Int64(cp.next_offset);
+    if (cp.delta.watermark == absl::InfinitePast()) {
+      params.Null();
+    } else {
+      params.Timestamp(cp.delta.watermark);
+    }
+    params.Int64(cp.owner_epoch);
+    fences.push_back(Prepared(kFence, std::move(params)));
+  }
+  ASSIGN_OR_RETURN(std::vector<PgResult> fenced,
+                   conn.RunPipeline(fences, "checkpoint fencing", &error));
+  std::vector<bool> is_fenced(checkpoints.size(), false);
+  for (size_t k = 0; k < order.size(); ++k) {
+    is_fenced[order[k]] = std::string(PQcmdTuples(fenced[k + 1].get())) != "1";
+  }
+  CheckpointResult result;
+  for (size_t i = 0; i < checkpoints.size(); ++i) {
+    if (is_fenced[i]) result.fenced.push_back(checkpoints[i].partition);
+  }
+  if (!result.fenced.empty()) return result;
+
+  // Round trip 2: every write, then COMMIT. The window behind each statement, to name it when
+  // the database refuses its row.
+  std::vector<PgStatement> writes;
+  std::vector<const v1::WindowAggregate*> window_of;
+  std::vector<std::vector<size_t>> outbox_statements(checkpoints.size());
+  auto add = [&writes, &window_of](PgStatement s, const v1::WindowAggregate* w = nullptr) {
+    writes.push_back(std::move(s));
+    window_of.push_back(w);
+  };
+  for (size_t i = 0; i < checkpoints.size(); ++i) {
+    const PartitionCheckpoint& cp = checkpoints[i];
+    for (const v1::WindowAggregate& w : cp.delta.windows) {
+      ASSIGN_OR_RETURN(PgParams params,
+                       UpsertWindowParams(w, config_.consumer_group, cp.partition));
+      add(Prepared(kUpsertWindow, std::move(params)), &w);
+    }
+    for (const DedupChunk& chunk : cp.delta.dedup_added) {
+      add(Prepared(kInsertDedup, PgParams()
+                                     .Bytes(group)
+                                     .Int32(cp.partition)
+                                     .Timestamp(chunk.window_start)
+                                     .Bytes(chunk.keys)));
+    }
+    if (cp.delta.dedup_release_before != absl::InfinitePast()) {
+      add(Prepared(
+          kReleaseDedup,
+          PgParams().Bytes(group).Int32(cp.partition).Timestamp(cp.delta.dedup_release_before)));
+    }
+    for (const OutboxRecord& record : cp.outbox_add) {
+      outbox_statements[i].push_back(writes.size());
+      add(Prepared(kInsertOutbox, PgParams()
+                                      .Bytes(group)
+                                      .Int32(cp.partition)
+                                      .Bytes(record.topic)
+                                      .Bytes(record.key)
+                                      .Bytes(record.value)));
+    }
+    if (!cp.outbox_delivered.empty()) {
+      add(Prepared(
+          kDeleteOutbox,
+          PgParams().Bytes(group).Int32(cp.partition).Text(Int8Array(cp.outbox_delivered))));
+    }
+  }
+  add(Sql("COMMIT"));
+  absl::StatusOr<std::vector<PgResult>> written = conn.RunPipeline(writes, "checkpoint", &error);
+  if (!written.ok()) {
+    const v1::WindowAggregate* window =
+        error.statement.has_value() ? window_of[*error.statement] : nullptr;
+    if (window == nullptr || !absl::IsInvalidArgument(written.status())) return written.status();
+    // PostgreSQL's "value too long for type character varying(100)" does not say which column.
+    if (error.sqlstate == "22001") RETURN_IF_ERROR(CheckColumnWidths(*window));
+    return absl::InvalidArgumentError(
+        absl::StrCat("window ", DescribeWindow(*window), ": ", written.status().message()));
+  }
+  result.outbox_ids.resize(checkpoints.size());
+  for (size_t i = 0; i < checkpoints.size(); ++i) {
+    for (size_t statement : outbox_statements[i]) {
+      ASSIGN_OR_RETURN(int64_t id, PgRow((*written)[statement].get(), 0).Int64(0));
+      result.outbox_ids[i].push_back(id);
+    }
+  }
+  return result;
+}
+
+}  // namespace streammetrics::aggregation

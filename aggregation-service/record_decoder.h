@@ -1,0 +1,61 @@
+// RecordDecoder: turns a record of `metrics-events` into an event the window engine may count, or
+// into the dead letter that says why it may not. Pure code, no I/O; the clock is passed in.
+//
+// The ingest service only writes valid, correctly keyed records, but the topic is open to any
+// producer, so every record is checked again: its value must be a MetricEvent, its headers must
+// carry an idempotency key, the event must pass validation (except the age limit: replaying a
+// day-old backlog is legitimate here), and its key must be the event's series key (otherwise one
+// series could live on two partitions, with two owners for the same window).
+#ifndef STREAMMETRICS_AGGREGATION_SERVICE_RECORD_DECODER_H_
+#define STREAMMETRICS_AGGREGATION_SERVICE_RECORD_DECODER_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "aggregation-service/event_source.h"
+#include "ingest-service/validation.h"
+#include "lib/events/idempotency_key.h"
+#include "streammetrics/v1/dead_letter.pb.h"
+#include "streammetrics/v1/metric_event.pb.h"
+
+namespace streammetrics::aggregation {
+
+// The source service name written into the aggregation service's dead letters.
+inline constexpr char kAggregationServiceName[] = "aggregation-service";
+
+struct DecodedRecord {
+  // Set when the record may be counted.
+  std::optional<v1::MetricEvent> event;
+  events::IdempotencyKey key;
+  // Set when it may not: reason, detail, original bytes, idempotency key when known, and where
+  // the record was read. dead_lettered_at is `now`.
+  std::optional<v1::DeadLetter> dead_letter;
+};
+
+class RecordDecoder {
+ public:
+  // `limits` as at ingest; its max_age is ignored (see the file comment).
+  RecordDecoder(std::string topic, ingest::ValidationLimits limits);
+
+  // Exactly one of `event` / `dead_letter` is set in the result. Reasons, in the order checked:
+  // UNDECODABLE (value does not parse), MISSING_IDEMPOTENCY_KEY (headers), the validation
+  // reasons, KEY_MISMATCH.
+  DecodedRecord Decode(const SourceRecord& record, absl::Time now) const;
+
+  // A dead letter for an event the engine found late: reason LATE_EVENT with a detail naming its
+  // window end and the watermark.
+  v1::DeadLetter Late(const SourceRecord& record, const events::IdempotencyKey& key,
+                      absl::Time event_time, absl::Time watermark, absl::Time now) const;
+
+ private:
+  v1::DeadLetter Base(const SourceRecord& record, v1::DeadLetterReason reason, std::string detail,
+                      absl::Time now) const;
+
+  std::string topic_;
+  ingest::ValidationLimits limits_;
+};
+
+}  // namespace streammetrics::aggregation
+
+#endif  // STREAMMETRICS_AGGREGATION_SERVICE_RECORD_DECODER_H_

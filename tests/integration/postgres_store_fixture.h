@@ -1,0 +1,162 @@
+// The fixture of the PostgresAggregateStore integration tests: a store on the local stack's
+// PostgreSQL and a second connection to inspect the tables.
+//
+// The tables are shared with every other test and run: each test works in a consumer group, a
+// range of partitions and a service id of its own (random), and deletes them afterwards.
+#ifndef STREAMMETRICS_TESTS_INTEGRATION_POSTGRES_STORE_FIXTURE_H_
+#define STREAMMETRICS_TESTS_INTEGRATION_POSTGRES_STORE_FIXTURE_H_
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "aggregation-service/postgres_aggregate_store.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "tests/aggregation-service/store_test_windows.h"
+#include "tests/support/stack.h"
+
+namespace streammetrics::aggregation::testing {
+
+MATCHER_P(EqualsProto, expected, "") {
+  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
+}
+
+struct PgConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+
+inline std::vector<std::string> Values(const std::vector<OutboxRecord>& records) {
+  std::vector<std::string> values;
+  for (const OutboxRecord& r : records) values.push_back(r.value);
+  return values;
+}
+
+class PostgresStoreFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::mt19937_64 random(std::random_device{}());
+    const uint64_t r = random();
+    const std::string tag = absl::StrCat(absl::Hex(r, absl::kZeroPad16));
+    group_ = "store-test-" + tag;
+    service_ = "it-store-" + tag;
+    // Far above any real partition, and 1000 apart per test so tests never share one.
+    base_partition_ = 1'000'000 + static_cast<int32_t>(r % 2'000'000) * 1000;
+    inspect_.reset(PQconnectdb(streammetrics::testing::PostgresUrl().c_str()));
+    ASSERT_EQ(PQstatus(inspect_.get()), CONNECTION_OK) << PQerrorMessage(inspect_.get());
+    store_ = NewStore();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  void TearDown() override {
+    if (inspect_ == nullptr || PQstatus(inspect_.get()) != CONNECTION_OK) return;
+    Rows("DELETE FROM metrics.metric_aggregates WHERE service_id LIKE $1 || '%'", {service_});
+    for (const char* table : {"consumer_offsets", "dedup_keys", "outbox"}) {
+      Rows(absl::StrCat("DELETE FROM metrics.", table, " WHERE consumer_group = $1"), {group_});
+    }
+  }
+
+  std::unique_ptr<PostgresAggregateStore> NewStore(
+      absl::Duration statement_timeout = absl::Seconds(30)) {
+    PostgresStoreConfig config;
+    config.conninfo = streammetrics::testing::PostgresUrl();
+    config.consumer_group = group_;
+    config.statement_timeout = statement_timeout;
+    absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> store =
+        PostgresAggregateStore::Create(config);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  int32_t P(int i) const { return base_partition_ + i; }
+
+  v1::WindowAggregate Window(WindowSpec spec) {
+    spec.service = service_ + spec.service;
+    return MakeWindow(spec);
+  }
+
+  // Runs `sql` with text parameters on the inspection connection; each row's columns joined by
+  // '|', NULL as "null".
+  std::vector<std::string> Rows(const std::string& sql, const std::vector<std::string>& params) {
+    std::vector<const char*> values;
+    for (const std::string& p : params) values.push_back(p.c_str());
+    std::unique_ptr<PGresult, PgResultDeleter> r(
+        PQexecParams(inspect_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                     values.data(), nullptr, nullptr, 0));
+    const ExecStatusType status = PQresultStatus(r.get());
+    EXPECT_TRUE(status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        << PQerrorMessage(inspect_.get()) << sql;
+    std::vector<std::string> rows;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      std::vector<std::string> columns;
+      for (int j = 0; j < PQnfields(r.get()); ++j) {
+        columns.push_back(PQgetisnull(r.get(), i, j) ? "null" : PQgetvalue(r.get(), i, j));
+      }
+      rows.push_back(absl::StrJoin(columns, "|"));
+    }
+    return rows;
+  }
+
+  // "epoch|next_offset|watermark as Unix seconds" of partition p.
+  std::vector<std::string> Offsets(int32_t p) {
+    return Rows(
+        "SELECT owner_epoch, next_offset, extract(epoch FROM watermark)::bigint FROM "
+        "metrics.consumer_offsets WHERE consumer_group = $1 AND topic = 'metrics-events' AND "
+        "partition = $2",
+        {group_, absl::StrCat(p)});
+  }
+  // "metric_name|window_size|count|revision|is_final" of this test's windows.
+  std::vector<std::string> StoredWindows() {
+    return Rows(
+        "SELECT metric_name, window_size, count, revision, is_final FROM "
+        "metrics.metric_aggregates WHERE service_id LIKE $1 || '%' ORDER BY 1, 2",
+        {service_});
+  }
+  std::vector<std::string> StoredDedup(int32_t p) {
+    return Rows(
+        "SELECT encode(keys, 'escape') FROM metrics.dedup_keys WHERE consumer_group = $1 AND "
+        "partition = $2 ORDER BY window_start, id",
+        {group_, absl::StrCat(p)});
+  }
+  std::vector<std::string> StoredOutbox(int32_t p) {
+    return Rows(
+        "SELECT encode(value, 'escape') FROM metrics.outbox WHERE consumer_group = $1 AND "
+        "partition = $2 ORDER BY id",
+        {group_, absl::StrCat(p)});
+  }
+  // The pid of the store's session, found by its application_name.
+  std::vector<std::string> StorePids() {
+    return Rows("SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+                {"streammetrics-aggregation/" + group_});
+  }
+
+  // Locks partition p's progress row from the inspection connection until Unlock(), so the
+  // store's next checkpoint of p waits at its fence.
+  void Lock(int32_t p) {
+    Rows("BEGIN", {});
+    EXPECT_THAT(Rows("SELECT 1 FROM metrics.consumer_offsets WHERE consumer_group = $1 AND "
+                     "partition = $2 FOR UPDATE",
+                     {group_, absl::StrCat(p)}),
+                ::testing::SizeIs(1));
+  }
+  void Unlock() { Rows("ROLLBACK", {}); }
+
+  std::string group_;
+  std::string service_;
+  int32_t base_partition_ = 0;
+  std::unique_ptr<PGconn, PgConnDeleter> inspect_;
+  std::unique_ptr<PostgresAggregateStore> store_;
+};
+
+}  // namespace streammetrics::aggregation::testing
+
+#endif  // STREAMMETRICS_TESTS_INTEGRATION_POSTGRES_STORE_FIXTURE_H_
