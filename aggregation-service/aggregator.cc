@@ -159,9 +159,16 @@ absl::Status Aggregator::Tick(
   if (next_checkpoint_ == absl::InfinitePast()) {
     next_checkpoint_ = now + options_.checkpoint_interval;
   } else if (now >= next_checkpoint_) {
-    next_checkpoint_ = now + options_.checkpoint_interval;
     RepublishFailed();
     (void)CheckpointNow();  // failures are logged, counted and retried at the next interval
+    // Checkpoints run on this thread. When one is slow (many changed windows, e.g. replaying a
+    // backlog of many series), the next waits longer, so checkpoints take at most
+    // max_checkpoint_share of the loop and consumption is not starved; each then carries more
+    // records for about the same number of window rows.
+    const absl::Time end = deps_.clock->Now();
+    const double share = options_.max_checkpoint_share;
+    next_checkpoint_ = end + std::max(options_.checkpoint_interval,
+                                      (end - now) * ((1 - share) / share));
   }
   return fatal_;
 }

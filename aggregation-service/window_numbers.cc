@@ -25,10 +25,16 @@ void SetNumbers(const WindowNumbers& numbers, v1::WindowAggregate* row) {
   row->set_avg(numbers.sum / static_cast<double>(numbers.count));
   row->set_min(numbers.min);
   row->set_max(numbers.max);
-  // Quantile fails only for an empty sketch, which the precondition excludes.
-  row->set_p50(numbers.sketch.Quantile(0.50).value_or(0));
-  row->set_p95(numbers.sketch.Quantile(0.95).value_or(0));
-  row->set_p99(numbers.sketch.Quantile(0.99).value_or(0));
+  // Quantile fails only for an empty sketch, which the precondition excludes. The estimate is a
+  // bucket's representative; clamping it to the exact [min, max] keeps it within the relative
+  // error (the true quantile lies in that range too) and makes constant data exact: a window of
+  // one value 245 says p50 = 245, not 247.2.
+  auto quantile = [&numbers](double q) {
+    return std::clamp(numbers.sketch.Quantile(q).value_or(0), numbers.min, numbers.max);
+  };
+  row->set_p50(quantile(0.50));
+  row->set_p95(quantile(0.95));
+  row->set_p99(quantile(0.99));
   row->set_relative_accuracy(numbers.sketch.relative_accuracy());
   *row->mutable_sketch() = numbers.sketch.ToProto();
 }

@@ -16,22 +16,11 @@
 #include "ingest-service/kafka_event_sink.h"
 #include "lib/common/clock.h"
 #include "lib/common/log.h"
-#include "prometheus/exposer.h"
+#include "lib/common/metrics_exposer.h"
 
 namespace {
 
 constexpr char kServiceName[] = "streammetrics.v1.IngestService";
-
-// prometheus-cpp (civetweb) reports a port it cannot bind by throwing; this is the one place that
-// exception can arise, and it becomes a clear error instead of std::terminate.
-std::unique_ptr<prometheus::Exposer> StartExposer(const std::string& address) {
-  try {
-    return std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    SM_LOG(Error, "metrics_listen_failed").Kv("address", address).Kv("reason", e.what());
-    return nullptr;
-  }
-}
 
 int Run(int argc, char** argv) {
   using namespace streammetrics;

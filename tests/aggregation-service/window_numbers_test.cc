@@ -73,6 +73,20 @@ TEST(WindowNumbersTest, SetNumbersFillsTheRow) {
   EXPECT_EQ(*sketch, NumbersOf(values).sketch);
 }
 
+TEST(WindowNumbersTest, PercentilesStayWithinMinAndMax) {
+  // A bucket's representative of 245 is about 247.2; the exact bounds pull it back, so constant
+  // data gives exact percentiles.
+  v1::WindowAggregate row;
+  SetNumbers(NumbersOf({245}), &row);
+  EXPECT_EQ(row.p50(), 245);
+  EXPECT_EQ(row.p99(), 245);
+  SetNumbers(NumbersOf({-3, -3, -3}), &row);
+  EXPECT_EQ(row.p50(), -3);
+  SetNumbers(NumbersOf({1, 1000}), &row);
+  EXPECT_LE(row.p99(), 1000);
+  EXPECT_GE(row.p50(), 1);
+}
+
 TEST(WindowNumbersTest, RowRoundTripsExactly) {
   const WindowNumbers numbers = NumbersOf({-7.5, 0, 0.001, 42, 1e9});
   v1::WindowAggregate row;

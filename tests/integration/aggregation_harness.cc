@@ -1,11 +1,8 @@
 // AggregationDataSet, AggregatorProcess: see the header.
 #include "tests/integration/aggregation_harness.h"
 
-#include <arpa/inet.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,18 +22,6 @@ namespace streammetrics::testing {
 namespace {
 
 constexpr int kBatch = 500;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // Rows of a query, as text; empty on error (with the error in `error`).
 std::vector<std::vector<std::string>> Query(const std::string& sql,

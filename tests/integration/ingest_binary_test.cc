@@ -1,10 +1,7 @@
 // The streammetrics-ingest binary itself: it starts against the real cluster, reports SERVING,
 // and on SIGTERM stops accepting new RPCs, lets the open stream finish, flushes Kafka and exits 0,
 // with every event of that stream stored.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,21 +17,9 @@
 namespace streammetrics::ingest {
 namespace {
 
+using ::streammetrics::testing::FreePort;
 using ::streammetrics::testing::PollUntil;
 using ::streammetrics::testing::ScopedTopic;
-
-// A port the kernel just handed out on loopback (free unless someone grabs it in between).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(grpc::Channel* channel) {
   auto stub = grpc::health::v1::Health::NewStub(

@@ -30,6 +30,9 @@ absl::Status KafkaNode(const std::string& action, int node);
 // with Internal carrying the exit code when the script fails.
 absl::Status PostgresControl(const std::string& action);
 
+// A TCP port the kernel just handed out on loopback (free unless someone grabs it in between).
+int FreePort();
+
 // Calls `done` until it returns true or `timeout` passes, yielding briefly between calls.
 // Returns true if `done` returned true in time.
 bool PollUntil(absl::Duration timeout, const std::function<bool()>& done);
