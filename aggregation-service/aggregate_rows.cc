@@ -33,17 +33,29 @@ ON CONFLICT (series_key, window_size, timestamp) DO UPDATE SET
     source_partition = EXCLUDED.source_partition, source_group = EXCLUDED.source_group,
     updated_at = now())sql";
 
+constexpr char kUpsertSeriesSql[] = R"sql(
+INSERT INTO metrics.series AS s (series_key, service_id, metric_name, tags, last_window_start)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (series_key) DO UPDATE SET
+    last_window_start = GREATEST(s.last_window_start, EXCLUDED.last_window_start),
+    updated_at = now()
+WHERE s.last_window_start < EXCLUDED.last_window_start)sql";
+
 // `NOT is_final OR timestamp >= $2`, written with one range per arm of
 // idx_metrics_partition_claim (0002_aggregation_checkpoints.sql), so a claim reads only the open
 // windows and the recent final ones, never the partition's history.
-constexpr char kSelectClaimedWindowsSql[] = R"sql(
-SELECT series_key, window_size, timestamp, window_end, count, sum, avg, min, max, p50, p95, p99,
-       sketch, is_final, revision
+#define SM_WINDOW_ROW_COLUMNS                                                                  \
+  "series_key, window_size, timestamp, window_end, count, sum, avg, min, max, p50, p95, p99, " \
+  "sketch, is_final, revision"
+constexpr char kWindowRowColumns[] = SM_WINDOW_ROW_COLUMNS;
+constexpr char kSelectClaimedWindowsSql[] = "SELECT " SM_WINDOW_ROW_COLUMNS R"sql(
 FROM metrics.metric_aggregates
 WHERE source_group = $3 AND source_partition = $1
   AND (NOT is_final OR (is_final AND timestamp >= $2)))sql";
 
-// Column indexes of kSelectClaimedWindowsSql.
+#undef SM_WINDOW_ROW_COLUMNS
+
+// Column indexes of kWindowRowColumns.
 enum Column {
   kSeriesKey,
   kWindowSize,
@@ -118,6 +130,27 @@ absl::StatusOr<PgParams> UpsertWindowParams(const v1::WindowAggregate& window,
       .Bytes(source_group);
   return params;
 }
+
+PgStatementSpec UpsertSeriesStatement(absl::string_view name) {
+  return PgStatementSpec{
+      .name = std::string(name),
+      .sql = kUpsertSeriesSql,
+      .param_types = {kTextOid, kTextOid, kTextOid, kJsonbOid, kTimestamptzOid},
+  };
+}
+
+absl::StatusOr<PgParams> UpsertSeriesParams(const v1::WindowAggregate& window) {
+  ASSIGN_OR_RETURN(std::string tags, TagsJson(window));
+  PgParams params;
+  params.Bytes(window.series_key())
+      .Bytes(window.series().service_id())
+      .Bytes(window.series().metric_name())
+      .Text(tags)
+      .Timestamp(TimeFromProto(window.window_start()));
+  return params;
+}
+
+absl::string_view WindowRowColumns() { return kWindowRowColumns; }
 
 PgStatementSpec SelectClaimedWindowsStatement(absl::string_view name) {
   return PgStatementSpec{

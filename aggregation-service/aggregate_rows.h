@@ -31,11 +31,25 @@ absl::StatusOr<PgParams> UpsertWindowParams(const v1::WindowAggregate& window,
                                             absl::string_view source_group,
                                             int32_t source_partition);
 
+// INSERT ... ON CONFLICT (series_key) DO UPDATE of the series catalog (metrics.series, migration
+// 0003) for the series of a 1-minute window: last_window_start moves to the window's start unless
+// it is already later.
+PgStatementSpec UpsertSeriesStatement(absl::string_view name);
+
+// The parameters of UpsertSeriesStatement for the series of `window`. Fails like
+// UpsertWindowParams.
+absl::StatusOr<PgParams> UpsertSeriesParams(const v1::WindowAggregate& window);
+
 // The windows a claim of a partition reloads: parameters $1 = partition (int4), $2 =
 // ClaimFinalWindowsFrom(watermark) (timestamptz). Results in binary, read by WindowFromRow.
 PgStatementSpec SelectClaimedWindowsStatement(absl::string_view name);
 
-// Rebuilds the window of one row of SelectClaimedWindowsStatement. Fails with DataLoss naming the
+// The select list WindowFromRow reads, in its order, for other statements over metric_aggregates
+// (the query side).
+absl::string_view WindowRowColumns();
+
+// Rebuilds the window of one row of SelectClaimedWindowsStatement (or of any SELECT of
+// WindowRowColumns()). Fails with DataLoss naming the
 // window and the column when a value is NULL, negative where it cannot be, an unknown window
 // size, or when the series key or the sketch does not parse.
 absl::StatusOr<v1::WindowAggregate> WindowFromRow(const PgRow& row);

@@ -10,6 +10,11 @@
 #include "aggregation-service/aggregator.h"
 #include "aggregation-service/kafka_event_source.h"
 #include "aggregation-service/postgres_aggregate_store.h"
+#include "aggregation-service/query/kafka_window_feed.h"
+#include "aggregation-service/query/postgres_aggregate_reader.h"
+#include "aggregation-service/query/query_requests.h"
+#include "aggregation-service/query/query_service.h"
+#include "aggregation-service/query/redis_aggregate_cache.h"
 #include "ingest-service/kafka_event_sink.h"
 
 namespace streammetrics::aggregation {
@@ -27,6 +32,15 @@ struct AggregationConfig {
   PostgresStoreConfig store;
   // Windows, checkpoint interval, idle advance, topics, validation.
   AggregatorOptions aggregator;
+  // QueryService: PostgreSQL reads (same database as `store`), the Redis cache of the newest
+  // windows, the aggregated topics WatchAggregates follows, worker threads, request limits.
+  PostgresReaderConfig reader;
+  RedisCacheConfig cache;
+  // False: no Redis at all; GetLatest reads PostgreSQL.
+  bool cache_enabled = true;
+  KafkaFeedConfig feed;
+  QueryServiceOptions query;
+  QueryLimits limits;
   // Longest wait of one consumer poll; bounds how late a tick (watermarks, checkpoints) runs.
   absl::Duration poll_timeout = absl::Milliseconds(100);
   // On SIGTERM: how long Kafka may take to confirm what is being published.

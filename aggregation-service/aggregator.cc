@@ -167,8 +167,8 @@ absl::Status Aggregator::Tick(
     // records for about the same number of window rows.
     const absl::Time end = deps_.clock->Now();
     const double share = options_.max_checkpoint_share;
-    next_checkpoint_ = end + std::max(options_.checkpoint_interval,
-                                      (end - now) * ((1 - share) / share));
+    next_checkpoint_ =
+        end + std::max(options_.checkpoint_interval, (end - now) * ((1 - share) / share));
   }
   return fatal_;
 }
@@ -256,6 +256,7 @@ absl::Status Aggregator::Commit() {
         p->second.committed_offset = c.next_offset;
         p->second.committed_watermark = c.delta.watermark;
       }
+      if (deps_.on_committed && !c.delta.windows.empty()) deps_.on_committed(c.delta.windows);
       const std::vector<int64_t>& ids = result->outbox_ids[i];
       for (size_t k = 0; k < c.outbox_add.size() && k < ids.size(); ++k) {
         c.outbox_add[k].id = ids[k];

@@ -66,6 +66,10 @@ struct AggregatorDeps {
   ingest::EventSink* publisher = nullptr;
   const Clock* clock = nullptr;
   AggregationMetrics* metrics = nullptr;
+  // Called on the consume-loop thread with the windows of each partition right after the
+  // checkpoint that stored them committed (the Redis cache's writer); must not block. May be
+  // empty.
+  std::function<void(const std::vector<v1::WindowAggregate>&)> on_committed;
 };
 
 class Aggregator final : public RebalanceListener {

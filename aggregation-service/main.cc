@@ -1,6 +1,7 @@
 // streammetrics-aggregation: wires configuration, PostgreSQL, the Kafka consumer and publisher,
-// metrics and the gRPC server (health, reflection), runs the consume loop on its own thread, and
-// on SIGTERM/SIGINT checkpoints, leaves the consumer group and exits.
+// the Redis cache, metrics and the gRPC server (QueryService, health, reflection), runs the
+// consume loop on its own thread, and on SIGTERM/SIGINT ends watch streams, checkpoints, leaves
+// the consumer group, writes what the cache still lacks and exits.
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -13,6 +14,14 @@
 #include "aggregation-service/consume_loop.h"
 #include "aggregation-service/kafka_event_source.h"
 #include "aggregation-service/postgres_aggregate_store.h"
+#include "aggregation-service/query/cache_writer.h"
+#include "aggregation-service/query/kafka_window_feed.h"
+#include "aggregation-service/query/postgres_aggregate_reader.h"
+#include "aggregation-service/query/query_handler.h"
+#include "aggregation-service/query/query_metrics.h"
+#include "aggregation-service/query/query_service.h"
+#include "aggregation-service/query/redis_aggregate_cache.h"
+#include "aggregation-service/query/watch_hub.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -62,11 +71,61 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
+  // The query side: PostgreSQL reads, the Redis cache (and its writer, off the commit path),
+  // the watch fan-out fed from the aggregated topics.
+  QueryMetrics query_metrics(metrics.registry());
+  absl::StatusOr<std::unique_ptr<PostgresAggregateReader>> reader =
+      PostgresAggregateReader::Create(config->reader);
+  if (!reader.ok()) {
+    SM_LOG(Error, "postgres_unusable").Kv("status", reader.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<RedisAggregateCache> cache;
+  std::unique_ptr<CacheWriter> cache_writer;
+  if (config->cache_enabled) {
+    absl::StatusOr<std::unique_ptr<RedisAggregateCache>> created =
+        RedisAggregateCache::Create(config->cache);
+    if (!created.ok()) {
+      SM_LOG(Error, "config_invalid").Kv("status", created.status().ToString());
+      return 2;
+    }
+    cache = *std::move(created);
+    cache_writer = std::make_unique<CacheWriter>(cache.get());
+  }
+  QueryHandlerDeps query_deps;
+  query_deps.reader = reader->get();
+  query_deps.cache = cache.get();
+  query_deps.metrics = &query_metrics;
+  if (cache_writer != nullptr) {
+    query_deps.fill_cache = [w = cache_writer.get()](const std::vector<v1::WindowAggregate>& ws) {
+      w->Offer(ws);
+    };
+  }
+  QueryHandler handler(config->limits, query_deps);
+  WatchHub hub;
+  QueryServiceImpl query_service(config->query, &handler, &hub, &query_metrics);
+  absl::StatusOr<std::unique_ptr<KafkaWindowFeed>> feed = KafkaWindowFeed::Create(config->feed);
+  absl::Status feeding =
+      feed.ok() ? (*feed)->Start([&hub](const v1::WindowAggregate& w) { hub.Publish(w); })
+                : feed.status();
+  if (!feeding.ok()) {
+    SM_LOG(Error, "kafka_unusable")
+        .Kv("status", feeding.ToString())
+        .Kv("what", "the aggregated topics WatchAggregates follows");
+    return 1;
+  }
+
   AggregatorDeps deps;
   deps.store = store->get();
   deps.publisher = publisher->get();
   deps.clock = RealClock::Get();
   deps.metrics = &metrics;
+  if (cache_writer != nullptr) {
+    // Called after each checkpoint committed: the cache never shows an uncommitted number.
+    deps.on_committed = [w = cache_writer.get()](const std::vector<v1::WindowAggregate>& ws) {
+      w->Offer(ws);
+    };
+  }
   Aggregator aggregator(config->aggregator, deps);
   absl::StatusOr<std::unique_ptr<KafkaEventSource>> source =
       KafkaEventSource::Create(config->source, &aggregator);
@@ -82,6 +141,7 @@ int Run(int argc, char** argv) {
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.RegisterService(&query_service);
   int port = 0;
   builder.AddListeningPort(config->query_address, grpc::InsecureServerCredentials(), &port);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -114,13 +174,21 @@ int Run(int argc, char** argv) {
   while (signal < 0 && !loop_done.load()) {
     // Not serving while checkpoints fail: a load balancer or operator sees it at once.
     health->SetServingStatus(!aggregator.checkpoint_pending());
+    query_metrics.SetCacheAvailable(cache != nullptr && cache->available());
+    query_metrics.SetCachePending(cache_writer != nullptr ? cache_writer->pending() : 0);
+    query_metrics.SetWatchers(hub.watchers());
     signal = sigtimedwait(&stop_signals, nullptr, &tick);
   }
   if (signal >= 0) SM_LOG(Info, "aggregation_stopping").Kv("signal", strsignal(signal));
   health->SetServingStatus(false);
+  // Watch streams end first: the server's Shutdown waits for every open call.
+  hub.Close();
+  (*feed)->Stop();
   stop.store(true);
   loop.join();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // The last checkpoint's windows, into Redis if it answers (else the next start's reads refill).
+  if (cache_writer != nullptr) cache_writer->Stop();
   absl::Status flushed = (*publisher)->Close(config->flush_timeout);
   if (!loop_status.ok()) {
     SM_LOG(Error, "aggregation_stopped_with_error").Kv("status", loop_status.ToString());

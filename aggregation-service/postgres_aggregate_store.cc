@@ -28,6 +28,7 @@ constexpr char kClaimDedup[] = "sm_claim_dedup";
 constexpr char kClaimOutbox[] = "sm_claim_outbox";
 constexpr char kFence[] = "sm_fence";
 constexpr char kUpsertWindow[] = "sm_upsert_window";
+constexpr char kUpsertSeries[] = "sm_upsert_series";
 constexpr char kInsertDedup[] = "sm_insert_dedup";
 constexpr char kReleaseDedup[] = "sm_release_dedup";
 constexpr char kInsertOutbox[] = "sm_insert_outbox";
@@ -62,6 +63,7 @@ std::vector<PgStatementSpec> Statements() {
        "WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND owner_epoch = $6",
        {kTextOid, kTextOid, kInt4Oid, kInt8Oid, kTimestamptzOid, kInt8Oid}},
       UpsertWindowStatement(kUpsertWindow),
+      UpsertSeriesStatement(kUpsertSeries),
       {kInsertDedup,
        "INSERT INTO metrics.dedup_keys (consumer_group, partition, window_start, keys) "
        "VALUES ($1, $2, $3, $4)",
@@ -283,6 +285,12 @@ absl::StatusOr<CheckpointResult> PostgresAggregateStore::WriteCheckpoint(
       ASSIGN_OR_RETURN(PgParams params,
                        UpsertWindowParams(w, config_.consumer_group, cp.partition));
       add(Prepared(kUpsertWindow, std::move(params)), &w);
+      // A series' catalog row changes only when it gets a new 1-minute window: revision 1 is
+      // that window's first write (a repeat after an ambiguous commit is harmless).
+      if (w.window_size() == v1::WINDOW_SIZE_1M && w.revision() == 1) {
+        ASSIGN_OR_RETURN(PgParams series, UpsertSeriesParams(w));
+        add(Prepared(kUpsertSeries, std::move(series)), &w);
+      }
     }
     for (const DedupChunk& chunk : cp.delta.dedup_added) {
       add(Prepared(kInsertDedup, PgParams()

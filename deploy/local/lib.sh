@@ -140,3 +140,25 @@ start_postgres() {
   fi
   sm_log "ready on $H:$STREAMMETRICS_PG_PORT"
 }
+
+# start_redis: starts the stack's Redis 7 unless it runs (append-only file on, so cached windows
+# survive a restart) and waits until it answers. Used by up.sh and redis-ctl.sh.
+start_redis() {
+  SM_COMPONENT=redis
+  local pid
+  mkdir -p "$STATE/redis"
+  if pid=$(running_pid redis); then sm_log "already running (pid $pid)"; return; fi
+  require_free_port redis "$STREAMMETRICS_REDIS_PORT"
+  setsid nohup redis-server --bind "$H" --port "$STREAMMETRICS_REDIS_PORT" \
+    --dir "$STATE/redis" --appendonly yes --appendfsync everysec --save "" \
+    --logfile "$STATE/redis/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
+  record_pid redis $!
+  wait_until "Redis" "$STATE/redis/redis.log" "$STREAMMETRICS_READY_TIMEOUT" redis_ready
+  sm_log "ready on $H:$STREAMMETRICS_REDIS_PORT"
+}
+
+# redis_ready: Redis answers PONG. Not just redis-cli's exit code, which is 0 also for the LOADING
+# error Redis answers while it replays its append-only file after a restart.
+redis_ready() {
+  [ "$(redis-cli -h "$H" -p "$STREAMMETRICS_REDIS_PORT" ping 2>/dev/null)" = PONG ]
+}

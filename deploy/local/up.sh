@@ -25,19 +25,6 @@ done
 [ "${STREAMMETRICS_SKIP_INSTALL:-0}" = 1 ] || "$STREAMMETRICS_ROOT/deploy/install-deps.sh"
 mkdir -p "$STATE/kafka" "$STATE/redis" "$STATE/postgres"
 
-start_redis() {
-  SM_COMPONENT=redis
-  if pid=$(running_pid redis); then sm_log "already running (pid $pid)"; return; fi
-  require_free_port redis "$STREAMMETRICS_REDIS_PORT"
-  setsid nohup redis-server --bind "$H" --port "$STREAMMETRICS_REDIS_PORT" \
-    --dir "$STATE/redis" --appendonly yes --appendfsync everysec --save "" \
-    --logfile "$STATE/redis/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
-  record_pid redis $!
-  wait_until "Redis" "$STATE/redis/redis.log" "$STREAMMETRICS_READY_TIMEOUT" \
-    redis-cli -h "$H" -p "$STREAMMETRICS_REDIS_PORT" ping
-  sm_log "ready on $H:$STREAMMETRICS_REDIS_PORT"
-}
-
 start_kafka() {
   SM_COMPONENT=kafka
   local n

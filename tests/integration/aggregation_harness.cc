@@ -60,10 +60,10 @@ double ExactQuantile(std::vector<double> values, double q) {
 }  // namespace
 
 AggregationDataSet::AggregationDataSet(int events, int series, absl::Duration span,
-                                       int resend_every)
+                                       int resend_every, absl::Duration age)
     : service_id_(absl::StrCat("it-agg-", getpid(), "-", absl::ToUnixMicros(absl::Now()))),
       resend_every_(resend_every) {
-  const absl::Time t0 = aggregation::WindowStart(absl::Now() - absl::Minutes(40), absl::Minutes(5));
+  const absl::Time t0 = aggregation::WindowStart(absl::Now() - age, absl::Minutes(5));
   events_.reserve(events);
   for (int i = 0; i < events; ++i) {
     v1::MetricEvent e;
@@ -218,16 +218,17 @@ std::vector<std::string> AggregationDataSet::Verify() const {
 }
 
 AggregatorProcess::AggregatorProcess(const std::string& events_topic, const std::string& group,
-                                     const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> args = {
-      STREAMMETRICS_AGGREGATION_BIN,
-      absl::StrCat("--query_address=127.0.0.1:", FreePort()),
-      absl::StrCat("--aggregation_metrics_address=127.0.0.1:", FreePort()),
-      "--kafka_bootstrap=" + KafkaBootstrap(),
-      "--pg_url=" + PostgresUrl(),
-      "--events_topic=" + events_topic,
-      "--consumer_group=" + group,
-      "--checkpoint_interval=200ms"};
+                                     const std::vector<std::string>& extra_flags)
+    : query_address_(absl::StrCat("127.0.0.1:", FreePort())),
+      metrics_address_(absl::StrCat("127.0.0.1:", FreePort())) {
+  std::vector<std::string> args = {STREAMMETRICS_AGGREGATION_BIN,
+                                   "--query_address=" + query_address_,
+                                   "--aggregation_metrics_address=" + metrics_address_,
+                                   "--kafka_bootstrap=" + KafkaBootstrap(),
+                                   "--pg_url=" + PostgresUrl(),
+                                   "--events_topic=" + events_topic,
+                                   "--consumer_group=" + group,
+                                   "--checkpoint_interval=200ms"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   pid_ = fork();
   if (pid_ == 0) {

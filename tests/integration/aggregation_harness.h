@@ -23,8 +23,9 @@ namespace streammetrics::testing {
 class AggregationDataSet {
  public:
   // `events` events of `series` series over `span` of event time starting at a 5-minute boundary
-  // about 40 minutes ago, in batches of 500; every `resend_every`-th batch is produced twice.
-  AggregationDataSet(int events, int series, absl::Duration span, int resend_every);
+  // about `age` ago, in batches of 500; every `resend_every`-th batch is produced twice.
+  AggregationDataSet(int events, int series, absl::Duration span, int resend_every,
+                     absl::Duration age = absl::Minutes(40));
 
   const std::string& service_id() const { return service_id_; }
   int events() const { return static_cast<int>(values_.size()); }
@@ -73,9 +74,14 @@ class AggregatorProcess {
   // Sends `signal` and waits for the exit; returns the exit code (or 128 + signal).
   int Stop(int signal);
   bool running() const { return pid_ > 0; }
+  // host:port of its QueryService and of its /metrics.
+  const std::string& query_address() const { return query_address_; }
+  const std::string& metrics_address() const { return metrics_address_; }
 
  private:
   pid_t pid_ = -1;
+  std::string query_address_;
+  std::string metrics_address_;
 };
 
 // Records committed by `group` in PostgreSQL (sum of the stored next offsets).

@@ -60,6 +60,7 @@ class PostgresStoreFixture : public ::testing::Test {
   void TearDown() override {
     if (inspect_ == nullptr || PQstatus(inspect_.get()) != CONNECTION_OK) return;
     Rows("DELETE FROM metrics.metric_aggregates WHERE service_id LIKE $1 || '%'", {service_});
+    Rows("DELETE FROM metrics.series WHERE service_id LIKE $1 || '%'", {service_});
     for (const char* table : {"consumer_offsets", "dedup_keys", "outbox"}) {
       Rows(absl::StrCat("DELETE FROM metrics.", table, " WHERE consumer_group = $1"), {group_});
     }

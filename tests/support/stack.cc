@@ -54,6 +54,14 @@ absl::Status PostgresControl(const std::string& action) {
   return absl::OkStatus();
 }
 
+absl::Status RedisControl(const std::string& action) {
+  const std::string cmd =
+      absl::StrCat(STREAMMETRICS_SOURCE_DIR, "/deploy/local/redis-ctl.sh ", action);
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) return absl::InternalError(absl::StrCat(cmd, " exited with ", rc));
+  return absl::OkStatus();
+}
+
 bool PollUntil(absl::Duration timeout, const std::function<bool()>& done) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
@@ -74,6 +82,47 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+std::string ScrapeMetrics(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) return "";
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[8192];
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
+    }
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+double MetricValue(const std::string& exposition, const std::string& sample) {
+  const std::string prefix = sample + " ";
+  size_t at = 0;
+  while (at < exposition.size()) {
+    const size_t end = exposition.find('\n', at);
+    const std::string line =
+        exposition.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    double value = 0;
+    if (line.rfind(prefix, 0) == 0 && absl::SimpleAtod(line.substr(prefix.size()), &value)) {
+      return value;
+    }
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return -1;
 }
 
 }  // namespace streammetrics::testing

@@ -30,12 +30,25 @@ absl::Status KafkaNode(const std::string& action, int node);
 // with Internal carrying the exit code when the script fails.
 absl::Status PostgresControl(const std::string& action);
 
+// Runs `deploy/local/redis-ctl.sh <action>` (action: stop, start, restart) and waits for it: stop
+// is Redis's shutdown on SIGTERM (clients disconnected), start returns once the server answers.
+// Fails with Internal carrying the exit code when the script fails.
+absl::Status RedisControl(const std::string& action);
+
 // A TCP port the kernel just handed out on loopback (free unless someone grabs it in between).
 int FreePort();
 
 // Calls `done` until it returns true or `timeout` passes, yielding briefly between calls.
 // Returns true if `done` returned true in time.
 bool PollUntil(absl::Duration timeout, const std::function<bool()>& done);
+
+// The body of `GET /metrics` from a Prometheus endpoint at "127.0.0.1:port" (HTTP/1.0 over a
+// socket), or "" when it does not answer.
+std::string ScrapeMetrics(const std::string& address);
+
+// The value of the sample named exactly `sample` (with its labels, e.g.
+// `x_total{code="ok"}`) in `exposition`, or -1 when absent.
+double MetricValue(const std::string& exposition, const std::string& sample);
 
 }  // namespace streammetrics::testing
 

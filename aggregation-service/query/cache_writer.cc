@@ -1,0 +1,164 @@
+#include "aggregation-service/query/cache_writer.h"
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "lib/common/log.h"
+
+namespace streammetrics::aggregation {
+namespace {
+
+bool SameWindow(const v1::WindowAggregate& a, const v1::WindowAggregate& b) {
+  return !NewerForCache(a, b) && !NewerForCache(b, a);
+}
+
+}  // namespace
+
+CacheWriter::CacheWriter(AggregateCache* cache, CacheWriterOptions options)
+    : cache_(cache), options_(options), backoff_(options.initial_backoff) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+CacheWriter::~CacheWriter() { Stop(); }
+
+void CacheWriter::Offer(const std::vector<v1::WindowAggregate>& windows) {
+  // Copied before taking the lock, so the writer thread's merges wait only for the merge below.
+  std::vector<v1::WindowAggregate> copies;
+  copies.reserve(windows.size());
+  for (const v1::WindowAggregate& w : windows) {
+    if (w.series_key().empty() ||
+        (w.window_size() != v1::WINDOW_SIZE_1M && w.window_size() != v1::WINDOW_SIZE_5M)) {
+      continue;
+    }
+    v1::WindowAggregate& copy = copies.emplace_back(w);
+    copy.clear_sketch();
+  }
+  if (copies.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (v1::WindowAggregate& w : copies) Merge(std::move(w));
+  work_cv_.Signal();
+}
+
+void CacheWriter::Merge(v1::WindowAggregate window) {
+  if (window.is_final()) {
+    auto [it, inserted] =
+        pending_.try_emplace(EntryKey(window.series_key(), window.window_size(), true), window);
+    if (!inserted && NewerForCache(window, it->second)) it->second = window;
+  }
+  auto [it, inserted] = pending_.try_emplace(
+      EntryKey(window.series_key(), window.window_size(), false), std::move(window));
+  // try_emplace moves only when it inserts, so `window` is intact otherwise.
+  if (!inserted && NewerForCache(window, it->second)) it->second = std::move(window);
+}
+
+std::vector<v1::WindowAggregate> CacheWriter::Windows(Entries batch) {
+  // Chosen first and moved after, so no lookup sees a window already moved away.
+  std::vector<v1::WindowAggregate*> chosen;
+  chosen.reserve(batch.size());
+  for (auto& [key, window] : batch) {
+    if (std::get<2>(key)) {
+      auto latest = batch.find(EntryKey(std::get<0>(key), std::get<1>(key), false));
+      if (latest != batch.end() && SameWindow(latest->second, window)) continue;
+    }
+    chosen.push_back(&window);
+  }
+  std::vector<v1::WindowAggregate> windows;
+  windows.reserve(chosen.size());
+  for (v1::WindowAggregate* w : chosen) windows.push_back(std::move(*w));
+  return windows;
+}
+
+void CacheWriter::Run() {
+  while (true) {
+    Entries batch;
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      while (!stop_ && (pending_.empty() || (!try_now_ && absl::Now() < next_attempt_))) {
+        work_cv_.WaitWithDeadline(&mu_, pending_.empty() ? absl::InfiniteFuture() : next_attempt_);
+      }
+      if (pending_.empty()) return;  // stopped with nothing left to write
+      last = stop_;
+      try_now_ = false;
+      batch.swap(pending_);
+      in_flight_ = batch.size();
+    }
+
+    std::vector<v1::WindowAggregate> windows = Windows(std::move(batch));
+    const absl::Status status = cache_->PutLatest(windows);
+
+    bool first_failure = false;
+    uint64_t failed_before = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_ = 0;
+      if (status.ok()) {
+        written_ += windows.size();
+        failed_before = std::exchange(consecutive_failures_, 0);
+        backoff_ = options_.initial_backoff;
+        next_attempt_ = absl::InfinitePast();
+      } else {
+        ++failures_;
+        first_failure = ++consecutive_failures_ == 1;
+        // Unavailable may pass (Redis comes back); anything else would fail again the same way,
+        // so that batch is dropped rather than retried forever.
+        if (absl::IsUnavailable(status)) {
+          for (v1::WindowAggregate& w : windows) Merge(std::move(w));
+        }
+        next_attempt_ = absl::Now() + backoff_;
+        backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+      }
+      attempt_cv_.SignalAll();
+    }
+    // Logged once per outage, not once per retry.
+    if (first_failure) {
+      SM_LOG(Warn, "cache_write_failed")
+          .Kv("error", status.ToString())
+          .Kv("windows", windows.size())
+          .Kv("retried", absl::IsUnavailable(status));
+    } else if (failed_before > 0) {
+      SM_LOG(Info, "cache_write_recovered").Kv("failed_attempts", failed_before);
+    }
+    if (last) return;
+  }
+}
+
+bool CacheWriter::Flush(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  try_now_ = true;
+  work_cv_.Signal();
+  while (!pending_.empty() || in_flight_ > 0) {
+    if (attempt_cv_.WaitWithDeadline(&mu_, deadline)) break;  // timed out
+  }
+  return pending_.empty() && in_flight_ == 0;
+}
+
+void CacheWriter::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    work_cv_.Signal();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t CacheWriter::pending() const {
+  absl::MutexLock lock(&mu_);
+  return pending_.size() + in_flight_;
+}
+
+uint64_t CacheWriter::written() const {
+  absl::MutexLock lock(&mu_);
+  return written_;
+}
+
+uint64_t CacheWriter::failures() const {
+  absl::MutexLock lock(&mu_);
+  return failures_;
+}
+
+}  // namespace streammetrics::aggregation

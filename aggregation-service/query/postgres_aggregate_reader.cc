@@ -1,0 +1,224 @@
+// PostgresAggregateReader: the query side's SQL (see the header).
+#include "aggregation-service/query/postgres_aggregate_reader.h"
+
+#include <libpq-fe.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "aggregation-service/aggregate_rows.h"
+#include "aggregation-service/window_math.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "lib/common/status_macros.h"
+#include "lib/events/series_key.h"
+
+namespace streammetrics::aggregation {
+namespace {
+
+// One statement per filter shape rather than `($2 = '' OR metric_name = $2)`: a prepared
+// statement's generic plan cannot use an index for a condition that may be switched off, and
+// PostgreSQL moves to the generic plan after five executions.
+constexpr char kWindows[] = "sm_q_windows";
+constexpr char kWindowsMetric[] = "sm_q_windows_metric";
+constexpr char kWindowsTags[] = "sm_q_windows_tags";
+constexpr char kWindowsMetricTags[] = "sm_q_windows_metric_tags";
+constexpr char kLatest[] = "sm_q_latest";
+constexpr char kLatestFinal[] = "sm_q_latest_final";
+constexpr char kSeries[] = "sm_q_series";
+constexpr char kSeriesMetric[] = "sm_q_series_metric";
+
+// $1 service, $2 window size, $3 start, $4 end, $5/$6 cursor (start, series key), $7 limit,
+// then $8 metric and/or $9 tags. The cursor always applies: the first page's is (start, ""),
+// before every row since no series key is empty. Keys compare bytewise (COLLATE "C") whatever the
+// database's collation, so the order is the same everywhere and matches the fake's.
+std::string WindowsSql(bool metric, bool tags) {
+  return absl::StrCat("SELECT ", WindowRowColumns(),
+                      " FROM metrics.metric_aggregates WHERE service_id = $1 AND window_size = $2"
+                      " AND timestamp >= $3 AND timestamp < $4"
+                      // The cursor's time is an index bound; the key only breaks ties.
+                      " AND timestamp >= $5 AND (timestamp > $5 OR series_key COLLATE \"C\" > $6)",
+                      metric ? " AND metric_name = $8" : "", tags ? " AND tags @> $9" : "",
+                      " ORDER BY timestamp, series_key COLLATE \"C\" LIMIT $7");
+}
+
+std::vector<PgStatementSpec> Statements() {
+  const std::vector<Oid> base = {kTextOid,        kTextOid, kTimestamptzOid, kTimestamptzOid,
+                                 kTimestamptzOid, kTextOid, kInt8Oid};
+  auto with = [&base](std::vector<Oid> extra) {
+    std::vector<Oid> types = base;
+    types.insert(types.end(), extra.begin(), extra.end());
+    return types;
+  };
+  // A statement must declare every parameter it numbers: the unused $8 of the tags-only shape is
+  // still typed (and sent as NULL).
+  return {
+      {kWindows, WindowsSql(false, false), base},
+      {kWindowsMetric, WindowsSql(true, false), with({kTextOid})},
+      {kWindowsTags, WindowsSql(false, true), with({kTextOid, kJsonbOid})},
+      {kWindowsMetricTags, WindowsSql(true, true), with({kTextOid, kJsonbOid})},
+      // Backward scan of the unique key (series_key, window_size, timestamp).
+      {kLatest,
+       absl::StrCat("SELECT ", WindowRowColumns(),
+                    " FROM metrics.metric_aggregates WHERE series_key = $1 AND window_size = $2"
+                    " ORDER BY timestamp DESC LIMIT 1"),
+       {kTextOid, kTextOid}},
+      {kLatestFinal,
+       absl::StrCat("SELECT ", WindowRowColumns(),
+                    " FROM metrics.metric_aggregates WHERE series_key = $1 AND window_size = $2"
+                    " AND is_final ORDER BY timestamp DESC LIMIT 1"),
+       {kTextOid, kTextOid}},
+      {kSeries,
+       "SELECT series_key, metric_name, last_window_start FROM metrics.series"
+       " WHERE service_id = $1 AND (metric_name, series_key) > ($2, $3)"
+       " ORDER BY metric_name, series_key LIMIT $4",
+       {kTextOid, kTextOid, kTextOid, kInt8Oid}},
+      {kSeriesMetric,
+       "SELECT series_key, metric_name, last_window_start FROM metrics.series"
+       " WHERE service_id = $1 AND metric_name = $5 AND (metric_name, series_key) > ($2, $3)"
+       " ORDER BY metric_name, series_key LIMIT $4",
+       {kTextOid, kTextOid, kTextOid, kInt8Oid, kTextOid}},
+  };
+}
+
+std::string TagsJson(const std::map<std::string, std::string>& tags) {
+  google::protobuf::Struct object;
+  for (const auto& [key, value] : tags) (*object.mutable_fields())[key].set_string_value(value);
+  std::string json;
+  // A Struct of strings always prints.
+  (void)google::protobuf::util::MessageToJsonString(object, &json);
+  return json;
+}
+
+absl::StatusOr<std::vector<v1::WindowAggregate>> Windows(const PGresult* result,
+                                                         bool include_sketch) {
+  std::vector<v1::WindowAggregate> windows;
+  windows.reserve(PQntuples(result));
+  for (int i = 0; i < PQntuples(result); ++i) {
+    ASSIGN_OR_RETURN(v1::WindowAggregate w, WindowFromRow(PgRow(result, i)));
+    if (!include_sketch) w.clear_sketch();
+    windows.push_back(std::move(w));
+  }
+  return windows;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostgresAggregateReader>> PostgresAggregateReader::Create(
+    PostgresReaderConfig config) {
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(config.conninfo.c_str(), &parse_error);
+  if (options == nullptr) {
+    absl::Status status = absl::InvalidArgumentError(
+        absl::StrCat("PostgresReaderConfig: conninfo does not parse: ",
+                     parse_error == nullptr ? "out of memory" : parse_error));
+    PQfreemem(parse_error);
+    return status;
+  }
+  PQconninfoFree(options);
+  return std::unique_ptr<PostgresAggregateReader>(new PostgresAggregateReader(std::move(config)));
+}
+
+absl::StatusOr<PgResult> PostgresAggregateReader::Run(const char* statement, PgParams params,
+                                                      absl::string_view context) {
+  std::unique_ptr<PgConnection> conn;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!idle_.empty() && conn == nullptr) {
+      conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (!conn->Usable()) conn.reset();
+    }
+  }
+  if (conn == nullptr) {
+    PgConnectOptions options{
+        .conninfo = config_.conninfo,
+        .connect_timeout = config_.connect_timeout,
+        .statement_timeout = config_.statement_timeout,
+        .application_name = "streammetrics-query",
+    };
+    ASSIGN_OR_RETURN(conn, PgConnection::Open(options, Statements()));
+  }
+  PgError error;
+  std::vector<PgStatement> one;
+  one.push_back(PgStatement{.prepared = statement, .sql = "", .params = std::move(params)});
+  absl::StatusOr<std::vector<PgResult>> results = conn->RunPipeline(one, context, &error);
+  if (conn->Usable()) {
+    absl::MutexLock lock(&mu_);
+    if (idle_.size() < config_.max_idle_connections) idle_.push_back(std::move(conn));
+  }
+  if (!results.ok()) return results.status();
+  return std::move((*results)[0]);
+}
+
+absl::StatusOr<std::vector<v1::WindowAggregate>> PostgresAggregateReader::QueryWindows(
+    const WindowQuery& query) {
+  const bool metric = !query.metric_name.empty();
+  const bool tags = !query.tags.empty();
+  const char* statement =
+      metric ? (tags ? kWindowsMetricTags : kWindowsMetric) : (tags ? kWindowsTags : kWindows);
+  PgParams params;
+  params.Bytes(query.service_id)
+      .Bytes(WindowSizeName(query.window_size))
+      .Timestamp(query.start)
+      .Timestamp(query.end);
+  if (query.after.has_value()) {
+    params.Timestamp(query.after->window_start).Bytes(query.after->series_key);
+  } else {
+    params.Timestamp(query.start).Bytes("");
+  }
+  params.Int64(query.limit);
+  if (metric) {
+    params.Bytes(query.metric_name);
+  } else if (tags) {
+    params.Null();
+  }
+  if (tags) params.Text(TagsJson(query.tags));
+  ASSIGN_OR_RETURN(PgResult result, Run(statement, std::move(params), "query of windows"));
+  return Windows(result.get(), query.include_sketch);
+}
+
+absl::StatusOr<std::optional<v1::WindowAggregate>> PostgresAggregateReader::LatestWindow(
+    const LatestQuery& query) {
+  ASSIGN_OR_RETURN(PgResult result,
+                   Run(query.final_only ? kLatestFinal : kLatest,
+                       PgParams().Bytes(query.series_key).Bytes(WindowSizeName(query.window_size)),
+                       "query of the latest window"));
+  ASSIGN_OR_RETURN(std::vector<v1::WindowAggregate> windows, Windows(result.get(), false));
+  if (windows.empty()) return std::optional<v1::WindowAggregate>();
+  return std::optional<v1::WindowAggregate>(std::move(windows[0]));
+}
+
+absl::StatusOr<std::vector<v1::SeriesInfo>> PostgresAggregateReader::ListSeries(
+    const SeriesQuery& query) {
+  PgParams params;
+  params.Bytes(query.service_id);
+  if (query.after.has_value()) {
+    params.Bytes(query.after->metric_name).Bytes(query.after->series_key);
+  } else {
+    params.Bytes("").Bytes("");
+  }
+  params.Int64(query.limit);
+  if (!query.metric_name.empty()) params.Bytes(query.metric_name);
+  ASSIGN_OR_RETURN(PgResult result, Run(query.metric_name.empty() ? kSeries : kSeriesMetric,
+                                        std::move(params), "query of series"));
+  std::vector<v1::SeriesInfo> series;
+  for (int i = 0; i < PQntuples(result.get()); ++i) {
+    const PgRow row(result.get(), i);
+    v1::SeriesInfo info;
+    ASSIGN_OR_RETURN(*info.mutable_series_key(), row.Bytes(0));
+    absl::StatusOr<v1::Series> parsed = events::ParseSeriesKey(info.series_key());
+    if (!parsed.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("stored series \"", info.series_key(), "\": ", parsed.status().message()));
+    }
+    *info.mutable_series() = *std::move(parsed);
+    ASSIGN_OR_RETURN(absl::Time last, row.Timestamp(2));
+    *info.mutable_last_window_start() = TimeToProto(last);
+    series.push_back(std::move(info));
+  }
+  return series;
+}
+
+}  // namespace streammetrics::aggregation

@@ -1,0 +1,65 @@
+// QueryServiceImpl: the gRPC callback service of streammetrics.v1.QueryService. Thin on purpose:
+// unary calls go to QueryWorkers (queries block on PostgreSQL; reactions must not) and run the
+// QueryHandler there; WatchAggregates streams are write reactors fed by the WatchHub. The status
+// conversion happens here, once (lib/common/grpc_status.h).
+#ifndef STREAMMETRICS_AGGREGATION_SERVICE_QUERY_QUERY_SERVICE_H_
+#define STREAMMETRICS_AGGREGATION_SERVICE_QUERY_QUERY_SERVICE_H_
+
+#include <cstddef>
+
+#include "aggregation-service/query/query_handler.h"
+#include "aggregation-service/query/query_metrics.h"
+#include "aggregation-service/query/query_workers.h"
+#include "aggregation-service/query/watch_hub.h"
+#include "streammetrics/v1/query.grpc.pb.h"
+
+namespace streammetrics::aggregation {
+
+struct QueryServiceOptions {
+  // Threads running queries, and calls that may wait for one before new calls are refused.
+  size_t worker_threads = 4;
+  size_t max_queued_calls = 256;
+  // Windows a watcher may fall behind before it is cut off with RESOURCE_EXHAUSTED.
+  size_t watch_buffer = 1000;
+};
+
+class QueryServiceImpl final : public v1::QueryService::CallbackService {
+ public:
+  // `handler`, `hub` and `metrics` must outlive the service. Call hub->Close() before shutting
+  // the server down, so open watch streams end (gRPC's Shutdown waits for them).
+  QueryServiceImpl(QueryServiceOptions options, QueryHandler* handler, WatchHub* hub,
+                   QueryMetrics* metrics);
+
+  grpc::ServerUnaryReactor* QueryAggregates(grpc::CallbackServerContext* context,
+                                            const v1::QueryAggregatesRequest* request,
+                                            v1::QueryAggregatesResponse* response) override;
+  grpc::ServerUnaryReactor* GetLatest(grpc::CallbackServerContext* context,
+                                      const v1::GetLatestRequest* request,
+                                      v1::GetLatestResponse* response) override;
+  grpc::ServerUnaryReactor* ListSeries(grpc::CallbackServerContext* context,
+                                       const v1::ListSeriesRequest* request,
+                                       v1::ListSeriesResponse* response) override;
+  grpc::ServerUnaryReactor* Summarize(grpc::CallbackServerContext* context,
+                                      const v1::SummarizeRequest* request,
+                                      v1::SummarizeResponse* response) override;
+  grpc::ServerWriteReactor<v1::WindowAggregate>* WatchAggregates(
+      grpc::CallbackServerContext* context, const v1::WatchAggregatesRequest* request) override;
+
+ private:
+  // Runs `answer` (which fills the response and returns the status) on a worker, then finishes
+  // the call; RESOURCE_EXHAUSTED at once when the workers' queue is full.
+  template <typename Answer>
+  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, QueryMetrics::Rpc rpc,
+                                     Answer answer);
+
+  const QueryServiceOptions options_;
+  QueryHandler* const handler_;
+  WatchHub* const hub_;
+  QueryMetrics* const metrics_;
+  // Last member: destroyed first, so its threads finish their calls while the rest is alive.
+  QueryWorkers workers_;
+};
+
+}  // namespace streammetrics::aggregation
+
+#endif  // STREAMMETRICS_AGGREGATION_SERVICE_QUERY_QUERY_SERVICE_H_

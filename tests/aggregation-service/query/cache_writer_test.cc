@@ -1,0 +1,211 @@
+// CacheWriter: offered windows reach the cache off the caller's thread, only the newest per
+// (series, size, latest|final) is kept while waiting, a failed write is retried and catches up
+// with what was offered meanwhile, and Stop makes one last attempt without waiting for a backoff.
+// Steered through FakeAggregateCache (unavailable, blocked puts); waits poll with a deadline.
+#include "aggregation-service/query/cache_writer.h"
+
+#include <string>
+#include <vector>
+
+#include "aggregation-service/query/fake_aggregate_cache.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "tests/aggregation-service/store_test_windows.h"
+#include "tests/support/stack.h"
+
+namespace streammetrics::aggregation {
+namespace {
+
+using ::streammetrics::aggregation::testing::kT0;
+using ::streammetrics::aggregation::testing::MakeWindow;
+using ::streammetrics::aggregation::testing::WindowSpec;
+using ::streammetrics::testing::PollUntil;
+using ::testing::Optional;
+
+MATCHER_P(EqualsProto, expected, "") {
+  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
+}
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+v1::WindowAggregate Window(const std::string& service, absl::Time start, uint64_t revision,
+                           bool is_final = false) {
+  return MakeWindow(
+      WindowSpec{.service = service, .start = start, .is_final = is_final, .revision = revision});
+}
+
+v1::WindowAggregate WithoutSketch(v1::WindowAggregate w) {
+  w.clear_sketch();
+  return w;
+}
+
+// Short backoffs, so retries happen within a test's time.
+CacheWriterOptions Fast() {
+  return CacheWriterOptions{.initial_backoff = absl::Milliseconds(5),
+                            .max_backoff = absl::Milliseconds(20)};
+}
+
+TEST(CacheWriterTest, OfferedWindowsReachTheCacheWithoutSketches) {
+  FakeAggregateCache cache;
+  CacheWriter writer(&cache, Fast());
+  const v1::WindowAggregate a = Window("a", kT0, 1);
+  const v1::WindowAggregate b = Window("b", kT0, 1);
+  writer.Offer({a, b});
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_THAT(cache.Peek(a.series_key(), v1::WINDOW_SIZE_1M, false),
+              Optional(EqualsProto(WithoutSketch(a))));
+  EXPECT_THAT(cache.Peek(b.series_key(), v1::WINDOW_SIZE_1M, false),
+              Optional(EqualsProto(WithoutSketch(b))));
+  EXPECT_EQ(writer.written(), 2u);
+  EXPECT_EQ(writer.pending(), 0u);
+  EXPECT_EQ(writer.failures(), 0u);
+}
+
+TEST(CacheWriterTest, OfferDoesNotWaitForAWriteInFlightAndKeepsOnlyTheNewest) {
+  FakeAggregateCache cache;
+  CacheWriter writer(&cache, Fast());
+  cache.BlockPuts(true);
+  writer.Offer({Window("a", kT0, 1)});
+  ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
+  EXPECT_EQ(writer.pending(), 1u);  // in flight
+
+  // The write is stuck in the cache; offering still returns, and merges per key.
+  const v1::WindowAggregate newest = Window("a", kT0, 3);
+  writer.Offer({Window("a", kT0, 2)});
+  writer.Offer({newest, Window("a", kT0 - absl::Minutes(1), 7), Window("a", kT0, 1)});
+  EXPECT_EQ(writer.pending(), 2u);  // one in flight, one waiting
+
+  cache.BlockPuts(false);
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_THAT(cache.Peek(newest.series_key(), v1::WINDOW_SIZE_1M, false),
+              Optional(EqualsProto(WithoutSketch(newest))));
+  EXPECT_EQ(cache.put_calls(), 2u);
+  EXPECT_EQ(cache.windows_put(), 2u);
+}
+
+TEST(CacheWriterTest, FinalWindowReachesTheCacheWhenANewerOpenOneFollowsIt) {
+  FakeAggregateCache cache;
+  CacheWriter writer(&cache, Fast());
+  cache.BlockPuts(true);
+  writer.Offer({Window("warmup", kT0, 1)});
+  ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
+  // Both wait in the same batch: the open window must not push the final one out.
+  const v1::WindowAggregate final_window = Window("a", kT0, 5, /*is_final=*/true);
+  const v1::WindowAggregate open_window = Window("a", kT0 + absl::Minutes(1), 1);
+  writer.Offer({final_window});
+  writer.Offer({open_window});
+  cache.BlockPuts(false);
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_THAT(cache.Peek(final_window.series_key(), v1::WINDOW_SIZE_1M, true),
+              Optional(EqualsProto(WithoutSketch(final_window))));
+  EXPECT_THAT(cache.Peek(final_window.series_key(), v1::WINDOW_SIZE_1M, false),
+              Optional(EqualsProto(WithoutSketch(open_window))));
+}
+
+TEST(CacheWriterTest, FinalWindowThatIsAlsoTheNewestIsSentOnce) {
+  FakeAggregateCache cache;
+  CacheWriter writer(&cache, Fast());
+  const v1::WindowAggregate final_window = Window("a", kT0, 5, /*is_final=*/true);
+  writer.Offer({final_window});
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_EQ(cache.windows_put(), 1u);
+  EXPECT_EQ(writer.written(), 1u);
+  EXPECT_THAT(cache.Peek(final_window.series_key(), v1::WINDOW_SIZE_1M, true),
+              Optional(EqualsProto(WithoutSketch(final_window))));
+}
+
+TEST(CacheWriterTest, FailedWriteIsRetriedAndCatchesUpWithWhatCameMeanwhile) {
+  FakeAggregateCache cache;
+  CacheWriter writer(&cache, Fast());
+  cache.SetAvailable(false);
+  writer.Offer({Window("a", kT0, 1), Window("b", kT0, 1)});
+  ASSERT_TRUE(PollUntil(kWait, [&] { return writer.failures() >= 2; }));  // retried
+  const v1::WindowAggregate a = Window("a", kT0, 2);
+  const v1::WindowAggregate c = Window("c", kT0, 1);
+  writer.Offer({a, c});
+  EXPECT_GE(writer.pending(), 3u);  // three keys, plus any of them in flight
+  EXPECT_EQ(cache.entries(), 0u);
+
+  cache.SetAvailable(true);
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_THAT(cache.Peek(a.series_key(), v1::WINDOW_SIZE_1M, false),
+              Optional(EqualsProto(WithoutSketch(a))));
+  EXPECT_TRUE(cache.Peek(Window("b", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false).has_value());
+  EXPECT_TRUE(cache.Peek(c.series_key(), v1::WINDOW_SIZE_1M, false).has_value());
+  EXPECT_EQ(writer.written(), 3u);
+}
+
+TEST(CacheWriterTest, FailedWriteMergesBackKeepingWindowsOfferedWhileItWasInFlight) {
+  FakeAggregateCache cache;
+  CacheWriter writer(&cache, Fast());
+  cache.BlockPuts(true);
+  writer.Offer({Window("a", kT0, 1)});
+  ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
+  const v1::WindowAggregate newer = Window("a", kT0, 2);
+  writer.Offer({newer});
+  // The write in flight fails; its older window must not replace the newer one waiting.
+  cache.SetAvailable(false);
+  cache.BlockPuts(false);
+  ASSERT_TRUE(PollUntil(kWait, [&] { return writer.failures() >= 1; }));
+  EXPECT_EQ(writer.pending(), 1u);
+  cache.SetAvailable(true);
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_THAT(cache.Peek(newer.series_key(), v1::WINDOW_SIZE_1M, false),
+              Optional(EqualsProto(WithoutSketch(newer))));
+  EXPECT_EQ(cache.windows_put(), 1u);  // only the newer one was ever written
+}
+
+TEST(CacheWriterTest, FlushGivesUpAtItsTimeoutWhileTheCacheIsDown) {
+  FakeAggregateCache cache;
+  CacheWriter writer(&cache, Fast());
+  cache.SetAvailable(false);
+  writer.Offer({Window("a", kT0, 1)});
+  EXPECT_FALSE(writer.Flush(absl::Milliseconds(50)));
+  EXPECT_EQ(writer.pending(), 1u);
+}
+
+TEST(CacheWriterTest, StopMakesOneLastAttemptWithoutWaitingForTheBackoff) {
+  FakeAggregateCache cache;
+  // A backoff no test would wait for: Stop must not.
+  CacheWriter writer(
+      &cache, CacheWriterOptions{.initial_backoff = absl::Hours(1), .max_backoff = absl::Hours(1)});
+  cache.SetAvailable(false);
+  const v1::WindowAggregate a = Window("a", kT0, 1);
+  writer.Offer({a});
+  ASSERT_TRUE(PollUntil(kWait, [&] { return writer.failures() == 1; }));
+  cache.SetAvailable(true);
+  writer.Stop();
+  EXPECT_TRUE(cache.Peek(a.series_key(), v1::WINDOW_SIZE_1M, false).has_value());
+  EXPECT_EQ(writer.pending(), 0u);
+  writer.Stop();  // idempotent
+}
+
+TEST(CacheWriterTest, StopWithTheCacheDownLeavesWindowsPending) {
+  FakeAggregateCache cache;
+  CacheWriter writer(
+      &cache, CacheWriterOptions{.initial_backoff = absl::Hours(1), .max_backoff = absl::Hours(1)});
+  cache.SetAvailable(false);
+  writer.Offer({Window("a", kT0, 1)});
+  writer.Stop();
+  EXPECT_EQ(writer.pending(), 1u);
+  EXPECT_GE(writer.failures(), 1u);
+}
+
+TEST(CacheWriterTest, SkipsWindowsTheCacheWouldRefuse) {
+  FakeAggregateCache cache;
+  CacheWriter writer(&cache, Fast());
+  v1::WindowAggregate no_key = Window("a", kT0, 1);
+  no_key.clear_series_key();
+  v1::WindowAggregate no_size = Window("b", kT0, 1);
+  no_size.set_window_size(v1::WINDOW_SIZE_UNSPECIFIED);
+  const v1::WindowAggregate good = Window("c", kT0, 1);
+  writer.Offer({no_key, no_size, good});
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_EQ(writer.failures(), 0u);
+  EXPECT_EQ(cache.entries(), 1u);
+  EXPECT_TRUE(cache.Peek(good.series_key(), v1::WINDOW_SIZE_1M, false).has_value());
+}
+
+}  // namespace
+}  // namespace streammetrics::aggregation
