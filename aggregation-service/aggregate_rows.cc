@@ -44,18 +44,16 @@ WHERE s.last_window_start < EXCLUDED.last_window_start)sql";
 // `NOT is_final OR timestamp >= $2`, written with one range per arm of
 // idx_metrics_partition_claim (0002_aggregation_checkpoints.sql), so a claim reads only the open
 // windows and the recent final ones, never the partition's history.
-#define SM_WINDOW_ROW_COLUMNS                                                                  \
-  "series_key, window_size, timestamp, window_end, count, sum, avg, min, max, p50, p95, p99, " \
-  "sketch, is_final, revision"
-constexpr char kWindowRowColumns[] = SM_WINDOW_ROW_COLUMNS;
-constexpr char kSelectClaimedWindowsSql[] = "SELECT " SM_WINDOW_ROW_COLUMNS R"sql(
+#define SM_WINDOW_ROW_COLUMNS_BEFORE_SKETCH \
+  "series_key, window_size, timestamp, window_end, count, sum, avg, min, max, p50, p95, p99, "
+#define SM_WINDOW_ROW_COLUMNS_AFTER_SKETCH ", is_final, revision"
+constexpr char kSelectClaimedWindowsSql[] =
+    "SELECT " SM_WINDOW_ROW_COLUMNS_BEFORE_SKETCH "sketch" SM_WINDOW_ROW_COLUMNS_AFTER_SKETCH R"sql(
 FROM metrics.metric_aggregates
 WHERE source_group = $3 AND source_partition = $1
   AND (NOT is_final OR (is_final AND timestamp >= $2)))sql";
 
-#undef SM_WINDOW_ROW_COLUMNS
-
-// Column indexes of kWindowRowColumns.
+// Column indexes of the select list.
 enum Column {
   kSeriesKey,
   kWindowSize,
@@ -150,7 +148,13 @@ absl::StatusOr<PgParams> UpsertSeriesParams(const v1::WindowAggregate& window) {
   return params;
 }
 
-absl::string_view WindowRowColumns() { return kWindowRowColumns; }
+std::string WindowRowColumns(absl::string_view sketch) {
+  return absl::StrCat(SM_WINDOW_ROW_COLUMNS_BEFORE_SKETCH, sketch,
+                      SM_WINDOW_ROW_COLUMNS_AFTER_SKETCH);
+}
+
+#undef SM_WINDOW_ROW_COLUMNS_BEFORE_SKETCH
+#undef SM_WINDOW_ROW_COLUMNS_AFTER_SKETCH
 
 PgStatementSpec SelectClaimedWindowsStatement(absl::string_view name) {
   return PgStatementSpec{

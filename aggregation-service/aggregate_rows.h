@@ -11,6 +11,7 @@
 #define STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATE_ROWS_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -45,8 +46,15 @@ absl::StatusOr<PgParams> UpsertSeriesParams(const v1::WindowAggregate& window);
 PgStatementSpec SelectClaimedWindowsStatement(absl::string_view name);
 
 // The select list WindowFromRow reads, in its order, for other statements over metric_aggregates
-// (the query side).
-absl::string_view WindowRowColumns();
+// (the query side), with `sketch` as the expression of the sketch column.
+std::string WindowRowColumns(absl::string_view sketch = "sketch");
+
+// A sketch-column expression for reads that do not return the sketch: the first 9 bytes of the
+// serialized v1.DDSketch, which are its relative_accuracy field (field 1, a double: tag byte 0x09
+// and 8 bytes; protobuf writes fields in number order, and the accuracy is never 0, so never
+// omitted). WindowFromRow then parses a sketch holding only the accuracy, which is all the
+// answer needs, without moving every bucket over the wire.
+inline constexpr char kSketchAccuracyOnly[] = "substring(sketch FROM 1 FOR 9)";
 
 // Rebuilds the window of one row of SelectClaimedWindowsStatement (or of any SELECT of
 // WindowRowColumns()). Fails with DataLoss naming the

@@ -30,28 +30,31 @@ constexpr char kSeries[] = "sm_q_series";
 constexpr char kSeriesMetric[] = "sm_q_series_metric";
 
 // $1 service, $2 window size, $3 start, $4 end, $5/$6 cursor (start, series key), $7 limit,
-// then $8 metric and/or $9 tags. The cursor always applies: the first page's is (start, ""),
-// before every row since no series key is empty. Keys compare bytewise (COLLATE "C") whatever the
-// database's collation, so the order is the same everywhere and matches the fake's.
+// $8 whether to return the sketch, then $9 metric and/or $10 tags. The cursor always applies: the
+// first page's is (start, ""), before every row since no series key is empty. Keys compare
+// bytewise (COLLATE "C") whatever the database's collation, so the order is the same everywhere
+// and matches the fake's.
 std::string WindowsSql(bool metric, bool tags) {
-  return absl::StrCat("SELECT ", WindowRowColumns(),
-                      " FROM metrics.metric_aggregates WHERE service_id = $1 AND window_size = $2"
-                      " AND timestamp >= $3 AND timestamp < $4"
-                      // The cursor's time is an index bound; the key only breaks ties.
-                      " AND timestamp >= $5 AND (timestamp > $5 OR series_key COLLATE \"C\" > $6)",
-                      metric ? " AND metric_name = $8" : "", tags ? " AND tags @> $9" : "",
-                      " ORDER BY timestamp, series_key COLLATE \"C\" LIMIT $7");
+  return absl::StrCat(
+      "SELECT ",
+      WindowRowColumns(absl::StrCat("CASE WHEN $8 THEN sketch ELSE ", kSketchAccuracyOnly, " END")),
+      " FROM metrics.metric_aggregates WHERE service_id = $1 AND window_size = $2"
+      " AND timestamp >= $3 AND timestamp < $4"
+      // The cursor's time is an index bound; the key only breaks ties.
+      " AND timestamp >= $5 AND (timestamp > $5 OR series_key COLLATE \"C\" > $6)",
+      metric ? " AND metric_name = $9" : "", tags ? " AND tags @> $10" : "",
+      " ORDER BY timestamp, series_key COLLATE \"C\" LIMIT $7");
 }
 
 std::vector<PgStatementSpec> Statements() {
   const std::vector<Oid> base = {kTextOid,        kTextOid, kTimestamptzOid, kTimestamptzOid,
-                                 kTimestamptzOid, kTextOid, kInt8Oid};
+                                 kTimestamptzOid, kTextOid, kInt8Oid,        kBoolOid};
   auto with = [&base](std::vector<Oid> extra) {
     std::vector<Oid> types = base;
     types.insert(types.end(), extra.begin(), extra.end());
     return types;
   };
-  // A statement must declare every parameter it numbers: the unused $8 of the tags-only shape is
+  // A statement must declare every parameter it numbers: the unused $9 of the tags-only shape is
   // still typed (and sent as NULL).
   return {
       {kWindows, WindowsSql(false, false), base},
@@ -60,12 +63,12 @@ std::vector<PgStatementSpec> Statements() {
       {kWindowsMetricTags, WindowsSql(true, true), with({kTextOid, kJsonbOid})},
       // Backward scan of the unique key (series_key, window_size, timestamp).
       {kLatest,
-       absl::StrCat("SELECT ", WindowRowColumns(),
+       absl::StrCat("SELECT ", WindowRowColumns(kSketchAccuracyOnly),
                     " FROM metrics.metric_aggregates WHERE series_key = $1 AND window_size = $2"
                     " ORDER BY timestamp DESC LIMIT 1"),
        {kTextOid, kTextOid}},
       {kLatestFinal,
-       absl::StrCat("SELECT ", WindowRowColumns(),
+       absl::StrCat("SELECT ", WindowRowColumns(kSketchAccuracyOnly),
                     " FROM metrics.metric_aggregates WHERE series_key = $1 AND window_size = $2"
                     " AND is_final ORDER BY timestamp DESC LIMIT 1"),
        {kTextOid, kTextOid}},
@@ -168,7 +171,7 @@ absl::StatusOr<std::vector<v1::WindowAggregate>> PostgresAggregateReader::QueryW
   } else {
     params.Timestamp(query.start).Bytes("");
   }
-  params.Int64(query.limit);
+  params.Int64(query.limit).Bool(query.include_sketch);
   if (metric) {
     params.Bytes(query.metric_name);
   } else if (tags) {

@@ -19,8 +19,10 @@ struct QueryServiceOptions {
   // Threads running queries, and calls that may wait for one before new calls are refused.
   size_t worker_threads = 4;
   size_t max_queued_calls = 256;
-  // Windows a watcher may fall behind before it is cut off with RESOURCE_EXHAUSTED.
-  size_t watch_buffer = 1000;
+  // Windows a watcher may fall behind before it is cut off with RESOURCE_EXHAUSTED. Large
+  // enough for the burst of a minute's end (every series of a service finalizes at once), small
+  // enough that WatchHub's watcher limit bounds the memory (100 x 10,000 windows of ~300 bytes).
+  size_t watch_buffer = 10000;
 };
 
 class QueryServiceImpl final : public v1::QueryService::CallbackService {

@@ -102,7 +102,7 @@ class WatchHub {
   // Ends every stream with UNAVAILABLE (server shutting down) and refuses new ones.
   void Close();
 
-  explicit WatchHub(size_t max_watchers = 1000) : max_watchers_(max_watchers) {}
+  explicit WatchHub(size_t max_watchers = 100) : max_watchers_(max_watchers) {}
   size_t watchers() const;
   // Windows published (not per watcher).
   uint64_t published() const;

@@ -216,6 +216,24 @@ TEST_F(QueryPostgresTest, PagesStayExactWhileNewWindowsArrive) {
   }
 }
 
+TEST_F(QueryPostgresTest, ReturnsTheSketchOnlyWhenAskedAndTheAccuracyAlways) {
+  const v1::WindowAggregate stored =
+      W("", "lat", {{"r", "eu"}}, v1::WINDOW_SIZE_1M, 0, {1, 2.5, 40, 7e5, 0.001});
+  Store({stored});
+  v1::QueryAggregatesRequest r = Query("", v1::WINDOW_SIZE_1M, 0, 1, 10);
+  absl::StatusOr<v1::QueryAggregatesResponse> plain = handler_->QueryAggregates(r);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_EQ(plain->windows_size(), 1);
+  EXPECT_FALSE(plain->windows(0).has_sketch());
+  EXPECT_DOUBLE_EQ(plain->windows(0).relative_accuracy(), 0.01);
+  EXPECT_EQ(plain->windows(0).p99(), stored.p99());
+  r.set_include_sketch(true);
+  absl::StatusOr<v1::QueryAggregatesResponse> with = handler_->QueryAggregates(r);
+  ASSERT_TRUE(with.ok()) << with.status();
+  ASSERT_EQ(with->windows_size(), 1);
+  EXPECT_THAT(with->windows(0).sketch(), EqualsProto(stored.sketch()));
+}
+
 TEST_F(QueryPostgresTest, ListSeriesEqualsTheDistinctSeriesOfTheWindows) {
   std::vector<v1::WindowAggregate> windows;
   for (int s = 0; s < 13; ++s) {
@@ -271,6 +289,7 @@ TEST_F(QueryPostgresTest, GetLatestReadsTheNewestAndTheNewestFinalWindow) {
   EXPECT_EQ(latest->window().sum(), 3);
   EXPECT_FALSE(latest->window().is_final());
   EXPECT_FALSE(latest->window().has_sketch());
+  EXPECT_DOUBLE_EQ(latest->window().relative_accuracy(), 0.01);
   r.set_final_only(true);
   EXPECT_EQ(handler_->GetLatest(r)->window().sum(), 2);
   r.set_window_size(v1::WINDOW_SIZE_5M);
