@@ -224,6 +224,7 @@ absl::Status Aggregator::Commit() {
     if (!result.ok()) {
       deps_.metrics->CheckpointFailed();
       deps_.metrics->SetCheckpointPending(true);
+      failing_.store(true, std::memory_order_relaxed);
       SM_LOG(Warn, "checkpoint_failed")
           .Kv("status", result.status().ToString())
           .Kv("partitions", pending_.size())
@@ -267,6 +268,7 @@ absl::Status Aggregator::Commit() {
     deps_.metrics->SetCheckpointPending(false);
     pending_.clear();
   }
+  failing_.store(false, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 

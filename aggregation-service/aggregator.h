@@ -16,6 +16,7 @@
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATOR_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATOR_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -105,6 +106,9 @@ class Aggregator final : public RebalanceListener {
 
   // True while a checkpoint failed and waits to be retried: the caller should pause consumption.
   bool checkpoint_pending() const { return !pending_.empty(); }
+  // The same, readable from any thread (the health check): updated when a commit fails or
+  // succeeds.
+  bool checkpoint_failing() const { return failing_.load(std::memory_order_relaxed); }
 
   // Makes a claim that is waiting for the store give up (the service is stopping).
   void RequestStop() { stopping_.Notify(); }
@@ -146,6 +150,7 @@ class Aggregator final : public RebalanceListener {
   const RecordDecoder decoder_;
   std::map<int32_t, Partition> partitions_;
   std::vector<PartitionCheckpoint> pending_;
+  std::atomic<bool> failing_{false};
   // InfinitePast until the first Tick, which schedules the first checkpoint an interval later.
   absl::Time next_checkpoint_ = absl::InfinitePast();
   absl::Notification stopping_;

@@ -102,7 +102,7 @@ int Run(int argc, char** argv) {
     };
   }
   QueryHandler handler(config->limits, query_deps);
-  WatchHub hub;
+  WatchHub hub(/*max_watchers=*/100, &query_metrics);
   QueryServiceImpl query_service(config->query, &handler, &hub, &query_metrics);
   absl::StatusOr<std::unique_ptr<KafkaWindowFeed>> feed = KafkaWindowFeed::Create(config->feed);
   absl::Status feeding =
@@ -173,7 +173,7 @@ int Run(int argc, char** argv) {
   int signal = -1;
   while (signal < 0 && !loop_done.load()) {
     // Not serving while checkpoints fail: a load balancer or operator sees it at once.
-    health->SetServingStatus(!aggregator.checkpoint_pending());
+    health->SetServingStatus(!aggregator.checkpoint_failing());
     query_metrics.SetCacheAvailable(cache != nullptr && cache->available());
     query_metrics.SetCachePending(cache_writer != nullptr ? cache_writer->pending() : 0);
     query_metrics.SetWatchers(hub.watchers());

@@ -44,6 +44,13 @@ class AggregateCache {
   // (nothing was written).
   virtual absl::Status PutLatest(const std::vector<v1::WindowAggregate>& windows) = 0;
 
+  // Deletes every entry of this cache (its key prefix). For a writer that had to drop windows
+  // it could not write: an entry it would have replaced would otherwise stay older than what
+  // PostgreSQL holds. Readers then miss and read PostgreSQL until the cache fills again.
+  // Thread-safe. Fails with Unavailable when the cache cannot be reached (some entries may be
+  // gone; calling it again finishes the job).
+  virtual absl::Status Clear() = 0;
+
   // The cached newest window of the series and size (the newest final one when `final_only`), or
   // nullopt when the cache holds none. Thread-safe. Fails with Unavailable when the cache cannot
   // be reached, DataLoss when the cached value does not parse, InvalidArgument for an empty

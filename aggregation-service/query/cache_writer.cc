@@ -39,7 +39,18 @@ void CacheWriter::Offer(const std::vector<v1::WindowAggregate>& windows) {
   if (copies.empty()) return;
   absl::MutexLock lock(&mu_);
   for (v1::WindowAggregate& w : copies) Merge(std::move(w));
+  if (pending_.size() > options_.max_pending) DropPending("over max_pending");
   work_cv_.Signal();
+}
+
+void CacheWriter::DropPending(absl::string_view why) {
+  SM_LOG(Warn, "cache_writes_dropped")
+      .Kv("entries", pending_.size())
+      .Kv("why", why)
+      .Kv("consequence", "the cache is cleared once Redis answers; reads use PostgreSQL meanwhile");
+  dropped_ += pending_.size();
+  pending_.clear();
+  must_clear_ = true;
 }
 
 void CacheWriter::Merge(v1::WindowAggregate window) {
@@ -75,20 +86,26 @@ void CacheWriter::Run() {
   while (true) {
     Entries batch;
     bool last;
+    bool clear;
     {
       absl::MutexLock lock(&mu_);
-      while (!stop_ && (pending_.empty() || (!try_now_ && absl::Now() < next_attempt_))) {
-        work_cv_.WaitWithDeadline(&mu_, pending_.empty() ? absl::InfiniteFuture() : next_attempt_);
+      const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return pending_.empty() && !must_clear_;
+      };
+      while (!stop_ && (idle() || (!try_now_ && absl::Now() < next_attempt_))) {
+        work_cv_.WaitWithDeadline(&mu_, idle() ? absl::InfiniteFuture() : next_attempt_);
       }
-      if (pending_.empty()) return;  // stopped with nothing left to write
+      if (idle()) return;  // stopped with nothing left to do
       last = stop_;
       try_now_ = false;
+      clear = std::exchange(must_clear_, false);
       batch.swap(pending_);
       in_flight_ = batch.size();
     }
 
     std::vector<v1::WindowAggregate> windows = Windows(std::move(batch));
-    const absl::Status status = cache_->PutLatest(windows);
+    absl::Status status = clear ? cache_->Clear() : absl::OkStatus();
+    if (status.ok() && !windows.empty()) status = cache_->PutLatest(windows);
 
     bool first_failure = false;
     uint64_t failed_before = 0;
@@ -104,10 +121,11 @@ void CacheWriter::Run() {
         ++failures_;
         first_failure = ++consecutive_failures_ == 1;
         // Unavailable may pass (Redis comes back); anything else would fail again the same way,
-        // so that batch is dropped rather than retried forever.
-        if (absl::IsUnavailable(status)) {
-          for (v1::WindowAggregate& w : windows) Merge(std::move(w));
-        }
+        // so that batch is dropped rather than retried forever, and the cache cleared (its
+        // entries for these windows would stay older than PostgreSQL's).
+        must_clear_ = must_clear_ || clear;
+        for (v1::WindowAggregate& w : windows) Merge(std::move(w));
+        if (!absl::IsUnavailable(status)) DropPending(status.message());
         next_attempt_ = absl::Now() + backoff_;
         backoff_ = std::min(backoff_ * 2, options_.max_backoff);
       }
@@ -154,6 +172,11 @@ size_t CacheWriter::pending() const {
 uint64_t CacheWriter::written() const {
   absl::MutexLock lock(&mu_);
   return written_;
+}
+
+uint64_t CacheWriter::dropped() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
 }
 
 uint64_t CacheWriter::failures() const {

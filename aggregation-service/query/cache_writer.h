@@ -10,9 +10,11 @@
 // receives a window older than one it already had (the cache's forward-only rule makes even that
 // harmless).
 //
-// The pending map is bounded only by the number of distinct series (twice: latest and final, per
-// window size). That is acceptable: the aggregator holds every open series in memory anyway, and
-// an entry is a window without its sketch, far smaller than that series' state there.
+// The pending map holds at most two entries per series and size (latest and final), but while
+// Redis is down for long, series that come and go (pod or instance tags) keep adding entries. So
+// it is capped (max_pending): beyond it, and when Redis refuses a batch for good, the writer drops
+// what is pending and clears the cache before its next write, because an entry it would have
+// replaced would otherwise stay older than PostgreSQL's. Reads miss and use PostgreSQL meanwhile.
 //
 // Thread-safe.
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_QUERY_CACHE_WRITER_H_
@@ -41,6 +43,11 @@ struct CacheWriterOptions {
   // Longest wait between retries, so a recovered Redis is caught up with within about this long.
   // Default 5 s.
   absl::Duration max_backoff = absl::Seconds(5);
+  // Most entries kept waiting (two per series and size at most). Beyond it, while Redis is down
+  // for long and series come and go, the writer drops them all and clears the cache once it
+  // answers again, rather than grow without bound or leave entries older than PostgreSQL's.
+  // Default 1,000,000 (~300 MB of windows without sketches).
+  size_t max_pending = 1'000'000;
 };
 
 class CacheWriter {
@@ -69,8 +76,10 @@ class CacheWriter {
   size_t pending() const;
   // Windows the cache accepted (a final window that is also its series' newest counts once).
   uint64_t written() const;
-  // PutLatest calls that failed.
+  // PutLatest (or Clear) calls that failed.
   uint64_t failures() const;
+  // Entries dropped unwritten (over max_pending, or refused for good), each followed by a Clear.
+  uint64_t dropped() const;
 
  private:
   // (series_key, window_size, final): the newest window, or the newest final one.
@@ -81,6 +90,8 @@ class CacheWriter {
   // Puts `window` into pending_ as its series' latest entry, and as its final entry when it is
   // final, unless the entries already there are at least as new.
   void Merge(v1::WindowAggregate window) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets every pending entry and asks for a Clear before the next write.
+  void DropPending(absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The windows to write for `batch`: every entry, except a final entry whose window is also its
   // series' latest entry (writing that one sets both keys). Merging them back gives `batch` again.
   static std::vector<v1::WindowAggregate> Windows(Entries batch);
@@ -102,6 +113,9 @@ class CacheWriter {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t failures_ ABSL_GUARDED_BY(mu_) = 0;
+  // Windows were dropped unwritten: the cache must be cleared before the next write.
+  bool must_clear_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread thread_;

@@ -96,6 +96,19 @@ uint64_t FakeAggregateCache::put_calls() const {
   return put_calls_;
 }
 
+absl::Status FakeAggregateCache::Clear() {
+  absl::MutexLock lock(&mu_);
+  ++clear_calls_;
+  if (!available_) return absl::UnavailableError("fake cache unavailable");
+  entries_.clear();
+  return absl::OkStatus();
+}
+
+uint64_t FakeAggregateCache::clear_calls() const {
+  absl::MutexLock lock(&mu_);
+  return clear_calls_;
+}
+
 uint64_t FakeAggregateCache::get_calls() const {
   absl::MutexLock lock(&mu_);
   return get_calls_;

@@ -26,6 +26,8 @@ class FakeAggregateCache final : public AggregateCache {
   // See AggregateCache. While unavailable, fails with Unavailable and writes nothing. While puts
   // are blocked, waits until they are unblocked, then checks availability.
   absl::Status PutLatest(const std::vector<v1::WindowAggregate>& windows) override;
+  // See AggregateCache. While unavailable, fails with Unavailable and deletes nothing.
+  absl::Status Clear() override;
   // See AggregateCache. While unavailable, fails with Unavailable.
   absl::StatusOr<std::optional<v1::WindowAggregate>> GetLatest(absl::string_view series_key,
                                                                v1::WindowSize window_size,
@@ -50,6 +52,7 @@ class FakeAggregateCache final : public AggregateCache {
   // Calls so far, failed ones included.
   uint64_t put_calls() const;
   uint64_t get_calls() const;
+  uint64_t clear_calls() const;
   // Windows in PutLatest calls that succeeded (whether or not they replaced an entry).
   uint64_t windows_put() const;
 
@@ -66,6 +69,7 @@ class FakeAggregateCache final : public AggregateCache {
   int blocked_puts_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t put_calls_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t get_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t clear_calls_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t windows_put_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -68,13 +68,13 @@ absl::StatusOr<std::unique_ptr<KafkaWindowFeed>> KafkaWindowFeed::Create(KafkaFe
   kafka::Properties props = {
       {"bootstrap.servers", config.bootstrap_servers},
       {"group.id", kGroupId},
-      // Only reached when a position falls out of range (retention): skip to the newest windows,
-      // as at start.
-      {"auto.offset.reset", "latest"},
   };
   props.insert(props.end(), config.extra_properties.begin(), config.extra_properties.end());
   // Re-asserted last: no offset may ever be committed under the shared kGroupId, and Start needs
-  // the end-of-partition events to know each start offset is resolved.
+  // the end-of-partition events to know each start offset is resolved. A position out of range
+  // (retention) skips to the newest windows, as at start, whatever the events consumer's
+  // extra properties say (its "earliest" would replay days of windows into watchers).
+  props.push_back({"auto.offset.reset", "latest"});
   props.push_back({"enable.auto.commit", "false"});
   props.push_back({"enable.auto.offset.store", "false"});
   props.push_back({"enable.partition.eof", "true"});

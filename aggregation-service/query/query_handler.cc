@@ -68,7 +68,9 @@ absl::StatusOr<v1::GetLatestResponse> QueryHandler::GetLatest(const v1::GetLates
                      WindowSizeName(query.window_size),
                      " window: check service_id, metric_name and the exact tags with ListSeries"));
   }
-  if (deps_.fill_cache) deps_.fill_cache({*stored});
+  // Only the newest window may fill the cache: the writer files a final window as its series'
+  // newest too, and the newest final one may be older than an open window after it.
+  if (deps_.fill_cache && !query.final_only) deps_.fill_cache({*stored});
   *response.mutable_window() = *std::move(stored);
   response.set_source(v1::DATA_SOURCE_DATABASE);
   return response;
@@ -91,8 +93,9 @@ absl::StatusOr<v1::ListSeriesResponse> QueryHandler::ListSeries(
   return response;
 }
 
-absl::StatusOr<v1::SummarizeResponse> QueryHandler::Summarize(const v1::SummarizeRequest& request,
-                                                              absl::Time deadline) {
+absl::StatusOr<v1::SummarizeResponse> QueryHandler::Summarize(
+    const v1::SummarizeRequest& request, absl::Time deadline,
+    const std::function<bool()>& cancelled) {
   ASSIGN_OR_RETURN(SummaryQuery summary, ParseSummarize(request, limits_));
   WindowQuery query;
   query.service_id = summary.service_id;
@@ -109,6 +112,9 @@ absl::StatusOr<v1::SummarizeResponse> QueryHandler::Summarize(const v1::Summariz
   uint64_t windows = 0;
   bool open = false;
   while (true) {
+    if (cancelled && cancelled()) {
+      return absl::CancelledError("the call was cancelled while its windows were being merged");
+    }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "merged ", windows, " windows of ", series.size(),

@@ -43,8 +43,11 @@ class QueryHandler {
       const v1::QueryAggregatesRequest& request);
   absl::StatusOr<v1::GetLatestResponse> GetLatest(const v1::GetLatestRequest& request);
   absl::StatusOr<v1::ListSeriesResponse> ListSeries(const v1::ListSeriesRequest& request);
+  // Summarize also checks `cancelled` (when given) between pages of windows, and gives up with
+  // Cancelled.
   absl::StatusOr<v1::SummarizeResponse> Summarize(const v1::SummarizeRequest& request,
-                                                  absl::Time deadline = absl::InfiniteFuture());
+                                                  absl::Time deadline = absl::InfiniteFuture(),
+                                                  const std::function<bool()>& cancelled = nullptr);
 
   const QueryLimits& limits() const { return limits_; }
 

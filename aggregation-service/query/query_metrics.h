@@ -42,6 +42,7 @@ class QueryMetrics {
   double cache_hits() const { return cache_hits_->Value(); }
   double cache_misses() const { return cache_misses_->Value(); }
   double cache_errors() const { return cache_errors_->Value(); }
+  double watchers_exhausted() const { return watchers_exhausted_->Value(); }
   double answered(Rpc rpc, absl::StatusCode code) const;
 
  private:

@@ -1,7 +1,9 @@
 // QueryServiceImpl (see the header).
 #include "aggregation-service/query/query_service.h"
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <utility>
 
@@ -51,7 +53,6 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WindowAggregate> 
 
  private:
   void Execute(WatchAction action) {
-    if (action.cut_off) metrics_->WatcherExhausted();
     switch (action.kind) {
       case WatchAction::kNone:
         return;
@@ -89,17 +90,18 @@ grpc::ServerUnaryReactor* QueryServiceImpl::RunUnary(grpc::CallbackServerContext
                                                      QueryMetrics::Rpc rpc, Answer answer) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time arrived = absl::Now();
+  const absl::Time deadline = std::min(DeadlineOf(context), arrived + options_.max_call_duration);
   QueryMetrics* metrics = metrics_;
-  const bool queued = workers_.Submit([reactor, context, arrived, metrics, rpc, answer] {
+  const bool queued = workers_.Submit([reactor, context, arrived, deadline, metrics, rpc, answer] {
     absl::Status status;
     if (context->IsCancelled()) {
       status = absl::CancelledError("the call was cancelled before it ran");
-    } else if (absl::Now() > DeadlineOf(context)) {
+    } else if (absl::Now() > deadline) {
       status = absl::DeadlineExceededError(
           "the deadline passed while the call waited for a query thread: the service is busy; "
           "retry with backoff");
     } else {
-      status = answer(DeadlineOf(context));
+      status = answer(deadline, [context] { return context->IsCancelled(); });
     }
     metrics->Answered(rpc, status.code(), absl::Now() - arrived);
     reactor->Finish(ToGrpcStatus(status));
@@ -125,34 +127,38 @@ absl::Status Fill(absl::StatusOr<Response> result, Response* response) {
 grpc::ServerUnaryReactor* QueryServiceImpl::QueryAggregates(
     grpc::CallbackServerContext* context, const v1::QueryAggregatesRequest* request,
     v1::QueryAggregatesResponse* response) {
-  return RunUnary(context, QueryMetrics::kQueryAggregates, [this, request, response](absl::Time) {
-    return Fill(handler_->QueryAggregates(*request), response);
-  });
+  return RunUnary(context, QueryMetrics::kQueryAggregates,
+                  [this, request, response](absl::Time, const std::function<bool()>&) {
+                    return Fill(handler_->QueryAggregates(*request), response);
+                  });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::GetLatest(grpc::CallbackServerContext* context,
                                                       const v1::GetLatestRequest* request,
                                                       v1::GetLatestResponse* response) {
-  return RunUnary(context, QueryMetrics::kGetLatest, [this, request, response](absl::Time) {
-    return Fill(handler_->GetLatest(*request), response);
-  });
+  return RunUnary(context, QueryMetrics::kGetLatest,
+                  [this, request, response](absl::Time, const std::function<bool()>&) {
+                    return Fill(handler_->GetLatest(*request), response);
+                  });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListSeries(grpc::CallbackServerContext* context,
                                                        const v1::ListSeriesRequest* request,
                                                        v1::ListSeriesResponse* response) {
-  return RunUnary(context, QueryMetrics::kListSeries, [this, request, response](absl::Time) {
-    return Fill(handler_->ListSeries(*request), response);
-  });
+  return RunUnary(context, QueryMetrics::kListSeries,
+                  [this, request, response](absl::Time, const std::function<bool()>&) {
+                    return Fill(handler_->ListSeries(*request), response);
+                  });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::Summarize(grpc::CallbackServerContext* context,
                                                       const v1::SummarizeRequest* request,
                                                       v1::SummarizeResponse* response) {
-  return RunUnary(context, QueryMetrics::kSummarize,
-                  [this, request, response](absl::Time deadline) {
-                    return Fill(handler_->Summarize(*request, deadline), response);
-                  });
+  return RunUnary(
+      context, QueryMetrics::kSummarize,
+      [this, request, response](absl::Time deadline, const std::function<bool()>& cancelled) {
+        return Fill(handler_->Summarize(*request, deadline, cancelled), response);
+      });
 }
 
 grpc::ServerWriteReactor<v1::WindowAggregate>* QueryServiceImpl::WatchAggregates(

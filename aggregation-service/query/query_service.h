@@ -7,6 +7,7 @@
 
 #include <cstddef>
 
+#include "absl/time/time.h"
 #include "aggregation-service/query/query_handler.h"
 #include "aggregation-service/query/query_metrics.h"
 #include "aggregation-service/query/query_workers.h"
@@ -23,6 +24,9 @@ struct QueryServiceOptions {
   // enough for the burst of a minute's end (every series of a service finalizes at once), small
   // enough that WatchHub's watcher limit bounds the memory (100 x 10,000 windows of ~300 bytes).
   size_t watch_buffer = 10000;
+  // Longest a unary call may run, whatever deadline its client set (or none): a Summarize over
+  // 31 days of many series must not hold a worker, or the server's shutdown, for minutes.
+  absl::Duration max_call_duration = absl::Seconds(30);
 };
 
 class QueryServiceImpl final : public v1::QueryService::CallbackService {

@@ -463,4 +463,50 @@ absl::StatusOr<std::optional<v1::WindowAggregate>> RedisAggregateCache::GetLates
   return window;
 }
 
+absl::Status RedisAggregateCache::Clear() {
+  // The prefix is matched as a glob: its special characters are escaped.
+  std::string pattern;
+  for (char c : config_.key_prefix) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern += '\\';
+    pattern += c;
+  }
+  pattern += '*';
+  absl::StatusOr<Lease> lease = Acquire();
+  if (!lease.ok()) return lease.status();
+  // One connection for the whole scan (a lease ends with Answered or IoFailed).
+  std::string cursor = "0";
+  do {
+    Reply page(
+        static_cast<redisReply*>(redisCommand(lease->get(), "SCAN %s MATCH %b COUNT 1000",
+                                              cursor.c_str(), pattern.data(), pattern.size())));
+    if (page == nullptr) return lease->IoFailed("SCAN");
+    if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+        page->element[0]->type != REDIS_REPLY_STRING ||
+        page->element[1]->type != REDIS_REPLY_ARRAY) {
+      lease->Answered();
+      return absl::UnavailableError(
+          absl::StrCat("Redis at ", Where(), " answered SCAN with an unexpected reply"));
+    }
+    cursor.assign(page->element[0]->str, page->element[0]->len);
+    const redisReply* keys = page->element[1];
+    if (keys->elements == 0) continue;
+    std::vector<const char*> argv = {"UNLINK"};
+    std::vector<size_t> lengths = {6};
+    for (size_t k = 0; k < keys->elements; ++k) {
+      argv.push_back(keys->element[k]->str);
+      lengths.push_back(keys->element[k]->len);
+    }
+    Reply unlinked(static_cast<redisReply*>(redisCommandArgv(
+        lease->get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
+    if (unlinked == nullptr) return lease->IoFailed("UNLINK");
+    if (unlinked->type == REDIS_REPLY_ERROR) {
+      lease->Answered();
+      return absl::UnavailableError(absl::StrCat("Redis at ", Where(), " refused UNLINK: ",
+                                                 absl::string_view(unlinked->str, unlinked->len)));
+    }
+  } while (cursor != "0");
+  lease->Answered();
+  return absl::OkStatus();
+}
+
 }  // namespace streammetrics::aggregation

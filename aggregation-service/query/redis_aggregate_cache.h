@@ -103,6 +103,8 @@ class RedisAggregateCache final : public AggregateCache {
   // See AggregateCache: one HGET. Unavailable also while the breaker is open. InvalidArgument for
   // an empty series key or a size other than 1m or 5m. DataLoss also when the cached window is of
   // another series or size than its key says.
+  // SCAN of the key prefix, UNLINK of each page of keys.
+  absl::Status Clear() override;
   absl::StatusOr<std::optional<v1::WindowAggregate>> GetLatest(absl::string_view series_key,
                                                                v1::WindowSize window_size,
                                                                bool final_only) override;

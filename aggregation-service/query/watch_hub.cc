@@ -95,7 +95,8 @@ void WatchHub::Publish(const v1::WindowAggregate& published) {
   }
   for (const std::shared_ptr<Watcher>& w : matching) {
     WatchAction action = w->queue->Offer(window);
-    if (action.kind != WatchAction::kNone || action.cut_off) w->execute(std::move(action));
+    if (action.cut_off && metrics_ != nullptr) metrics_->WatcherExhausted();
+    if (action.kind != WatchAction::kNone) w->execute(std::move(action));
   }
 }
 

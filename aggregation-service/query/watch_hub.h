@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "aggregation-service/query/query_metrics.h"
 #include "aggregation-service/query/query_requests.h"
 #include "streammetrics/v1/aggregate.pb.h"
 
@@ -38,7 +39,7 @@ struct WatchAction {
   const v1::WindowAggregate* write = nullptr;
   absl::Status status;
   // This Offer cut the watcher off (RESOURCE_EXHAUSTED now or after the write in flight): to be
-  // counted once, when it happens.
+  // counted once, when it happens (by the hub: with kNone, the reactor may already be gone).
   bool cut_off = false;
 };
 
@@ -78,7 +79,7 @@ class WatchQueue {
 
 // A watcher as the hub sees it: its queue, and what to do with an action the hub's Publish or
 // Close produced for it (the reactor's Execute). The hub calls `execute` outside its own lock and
-// for kWrite, kFinish and cut-offs. That is safe against the reactor's deletion without further
+// only for kWrite and kFinish. That is safe against the reactor's deletion without further
 // locking: the reactor is deleted in gRPC's OnDone, which follows Finish, which follows the
 // queue's one and only kFinish; once a queue returned kFinish it returns only kNone, and while a
 // write is handed out (until its WriteDone) it never returns kFinish, so a kWrite is always
@@ -102,13 +103,17 @@ class WatchHub {
   // Ends every stream with UNAVAILABLE (server shutting down) and refuses new ones.
   void Close();
 
-  explicit WatchHub(size_t max_watchers = 100) : max_watchers_(max_watchers) {}
+  // `metrics` (may be null) counts the watchers cut off, when it happens (the stream itself may
+  // end later, after the write in flight).
+  explicit WatchHub(size_t max_watchers = 100, QueryMetrics* metrics = nullptr)
+      : max_watchers_(max_watchers), metrics_(metrics) {}
   size_t watchers() const;
   // Windows published (not per watcher).
   uint64_t published() const;
 
  private:
   const size_t max_watchers_;
+  QueryMetrics* const metrics_;
   mutable absl::Mutex mu_;
   std::set<std::shared_ptr<Watcher>> watchers_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

@@ -21,10 +21,14 @@ CREATE TABLE metrics.series (
 -- ListSeries pages in (metric_name, series_key) order within a service.
 CREATE INDEX idx_series_listing ON metrics.series (service_id, metric_name, series_key);
 
--- Windows stored before this migration.
-INSERT INTO metrics.series (series_key, service_id, metric_name, tags, last_window_start)
+-- Windows stored before this migration. Idempotent, so an operator rolling out over instances
+-- still running the previous release (which write windows but not the catalog) can run this
+-- statement again once every instance runs the new one.
+INSERT INTO metrics.series AS s (series_key, service_id, metric_name, tags, last_window_start)
 SELECT series_key, min(service_id), min(metric_name), (array_agg(tags))[1], max(timestamp)
 FROM metrics.metric_aggregates
 WHERE window_size = '1m'
-GROUP BY series_key;
+GROUP BY series_key
+ON CONFLICT (series_key) DO UPDATE
+SET last_window_start = GREATEST(s.last_window_start, EXCLUDED.last_window_start);
 

@@ -207,5 +207,47 @@ TEST(CacheWriterTest, SkipsWindowsTheCacheWouldRefuse) {
   EXPECT_TRUE(cache.Peek(good.series_key(), v1::WINDOW_SIZE_1M, false).has_value());
 }
 
+TEST(CacheWriterTest, OverMaxPendingDropsEverythingAndClearsTheCacheBeforeTheNextWrite) {
+  FakeAggregateCache cache;
+  // A stale entry the dropped windows would have replaced.
+  const v1::WindowAggregate old_a = Window("a", kT0, 1);
+  ASSERT_TRUE(cache.PutLatest({old_a}).ok());
+  CacheWriterOptions options = Fast();
+  options.max_pending = 3;
+  CacheWriter writer(&cache, options);
+  cache.SetAvailable(false);
+  writer.Offer({Window("a", kT0 + absl::Minutes(1), 1), Window("b", kT0, 1), Window("c", kT0, 1),
+                Window("d", kT0, 1)});
+  EXPECT_EQ(writer.dropped(), 4u);
+  EXPECT_EQ(writer.pending(), 0u);
+  cache.SetAvailable(true);
+  const v1::WindowAggregate e = Window("e", kT0, 1);
+  writer.Offer({e});
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_GE(cache.clear_calls(), 1u);
+  // The stale entry is gone (a reader misses and reads PostgreSQL), the new one is there.
+  EXPECT_EQ(cache.Peek(old_a.series_key(), v1::WINDOW_SIZE_1M, false), std::nullopt);
+  EXPECT_THAT(cache.Peek(e.series_key(), v1::WINDOW_SIZE_1M, false),
+              Optional(EqualsProto(WithoutSketch(e))));
+}
+
+TEST(CacheWriterTest, AClearThatFailsIsRetriedBeforeAnyWrite) {
+  FakeAggregateCache cache;
+  ASSERT_TRUE(cache.PutLatest({Window("old", kT0, 1)}).ok());
+  CacheWriterOptions options = Fast();
+  options.max_pending = 1;
+  CacheWriter writer(&cache, options);
+  cache.SetAvailable(false);
+  writer.Offer({Window("a", kT0, 1), Window("b", kT0, 1)});
+  writer.Offer({Window("c", kT0, 1)});
+  ASSERT_TRUE(PollUntil(kWait, [&] { return cache.clear_calls() >= 2; }));
+  EXPECT_EQ(cache.entries(), 1u);  // nothing written while the clear fails
+  cache.SetAvailable(true);
+  ASSERT_TRUE(writer.Flush(kWait));
+  EXPECT_EQ(cache.Peek(Window("old", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false),
+            std::nullopt);
+  EXPECT_TRUE(cache.Peek(Window("c", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false).has_value());
+}
+
 }  // namespace
 }  // namespace streammetrics::aggregation

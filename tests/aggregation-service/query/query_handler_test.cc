@@ -172,6 +172,9 @@ TEST_F(QueryHandlerTest, GetLatestFallsBackToTheDatabaseOnAMissAndFillsTheCache)
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->window().sum(), 1);
   EXPECT_TRUE(r->window().is_final());
+  // The newest final window is not offered to the cache: the writer would also file it as the
+  // series' newest, older than the open window after it.
+  EXPECT_EQ(filled_.size(), 1u);
 }
 
 TEST_F(QueryHandlerTest, GetLatestAnswersFromTheDatabaseWhileTheCacheIsDown) {
@@ -303,6 +306,9 @@ TEST_F(QueryHandlerTest, SummarizePastItsDeadlineSaysSo) {
   *r.mutable_start() = TimeToProto(kQueryT0);
   *r.mutable_end() = TimeToProto(kQueryT0 + absl::Hours(1));
   EXPECT_TRUE(absl::IsDeadlineExceeded(handler.Summarize(r, absl::InfinitePast()).status()));
+  EXPECT_TRUE(absl::IsCancelled(
+      handler.Summarize(r, absl::InfiniteFuture(), [] { return true; }).status()));
+  EXPECT_TRUE(handler.Summarize(r, absl::InfiniteFuture(), [] { return false; }).ok());
 }
 
 }  // namespace
