@@ -1,0 +1,28 @@
+#include "lib/client/backoff.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/random/random.h"
+
+namespace streammetrics::client {
+
+Backoff::Backoff(BackoffOptions options, std::function<double()> uniform01)
+    : options_(options), uniform01_(std::move(uniform01)), base_(options.initial) {
+  if (!uniform01_) {
+    auto gen = std::make_shared<absl::BitGen>();
+    uniform01_ = [gen] { return absl::Uniform<double>(*gen, 0.0, 1.0); };
+  }
+}
+
+absl::Duration Backoff::Next() {
+  const double factor = 1.0 + options_.jitter * (2.0 * uniform01_() - 1.0);
+  const absl::Duration delay = std::clamp(base_ * factor, absl::ZeroDuration(), options_.max);
+  base_ = std::min(base_ * options_.multiplier, options_.max);
+  return delay;
+}
+
+void Backoff::Reset() { base_ = options_.initial; }
+
+}  // namespace streammetrics::client
