@@ -72,23 +72,30 @@ enum Column {
   kRevision,
 };
 
-// The series' tags as a JSON object of strings, through protobuf's JSON printer (it escapes).
-absl::StatusOr<std::string> TagsJson(const v1::WindowAggregate& window) {
-  google::protobuf::Struct tags;
-  for (const auto& [key, value] : window.series().tags()) {
-    (*tags.mutable_fields())[key].set_string_value(value);
-  }
-  std::string json;
-  const auto status = google::protobuf::util::MessageToJsonString(tags, &json);
-  if (!status.ok()) {
+// Names the window in TagsJson's failure.
+absl::StatusOr<std::string> WindowTagsJson(const v1::WindowAggregate& window) {
+  absl::StatusOr<std::string> json = TagsJson(window.series().tags());
+  if (!json.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("window ", DescribeWindow(window), ": tags cannot be written as JSON: ",
-                     std::string(status.message().data(), status.message().size())));
+        absl::StrCat("window ", DescribeWindow(window), ": ", json.status().message()));
   }
   return json;
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> TagsJson(const google::protobuf::Map<std::string, std::string>& tags) {
+  google::protobuf::Struct object;
+  for (const auto& [key, value] : tags) (*object.mutable_fields())[key].set_string_value(value);
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(object, &json);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tags cannot be written as JSON: ",
+                     std::string(status.message().data(), status.message().size())));
+  }
+  return json;
+}
 
 PgStatementSpec UpsertWindowStatement(absl::string_view name) {
   return PgStatementSpec{
@@ -104,7 +111,7 @@ PgStatementSpec UpsertWindowStatement(absl::string_view name) {
 absl::StatusOr<PgParams> UpsertWindowParams(const v1::WindowAggregate& window,
                                             absl::string_view source_group,
                                             int32_t source_partition) {
-  ASSIGN_OR_RETURN(std::string tags, TagsJson(window));
+  ASSIGN_OR_RETURN(std::string tags, WindowTagsJson(window));
   PgParams params;
   params.Timestamp(TimeFromProto(window.window_start()))
       .Timestamp(TimeFromProto(window.window_end()))
@@ -138,7 +145,7 @@ PgStatementSpec UpsertSeriesStatement(absl::string_view name) {
 }
 
 absl::StatusOr<PgParams> UpsertSeriesParams(const v1::WindowAggregate& window) {
-  ASSIGN_OR_RETURN(std::string tags, TagsJson(window));
+  ASSIGN_OR_RETURN(std::string tags, WindowTagsJson(window));
   PgParams params;
   params.Bytes(window.series_key())
       .Bytes(window.series().service_id())

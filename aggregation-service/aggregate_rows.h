@@ -21,6 +21,10 @@
 
 namespace streammetrics::aggregation {
 
+// The tags as a JSONB text value, an object of strings (protobuf's JSON printer escapes). Fails
+// with InvalidArgument when they cannot be written as JSON.
+absl::StatusOr<std::string> TagsJson(const google::protobuf::Map<std::string, std::string>& tags);
+
 // INSERT ... ON CONFLICT (series_key, window_size, timestamp) DO UPDATE of one window, every
 // column overwritten, updated_at = now().
 PgStatementSpec UpsertWindowStatement(absl::string_view name);

@@ -257,7 +257,9 @@ absl::Status Aggregator::Commit() {
         p->second.committed_offset = c.next_offset;
         p->second.committed_watermark = c.delta.watermark;
       }
-      if (deps_.on_committed && !c.delta.windows.empty()) deps_.on_committed(c.delta.windows);
+      if (deps_.on_committed && !c.delta.windows.empty()) {
+        deps_.on_committed(std::move(c.delta.windows));
+      }
       const std::vector<int64_t>& ids = result->outbox_ids[i];
       for (size_t k = 0; k < c.outbox_add.size() && k < ids.size(); ++k) {
         c.outbox_add[k].id = ids[k];

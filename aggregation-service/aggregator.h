@@ -68,9 +68,9 @@ struct AggregatorDeps {
   const Clock* clock = nullptr;
   AggregationMetrics* metrics = nullptr;
   // Called on the consume-loop thread with the windows of each partition right after the
-  // checkpoint that stored them committed (the Redis cache's writer); must not block. May be
-  // empty.
-  std::function<void(const std::vector<v1::WindowAggregate>&)> on_committed;
+  // checkpoint that stored them committed (the Redis cache's writer), which hands them over (the
+  // checkpoint is done with them); must not block. May be empty.
+  std::function<void(std::vector<v1::WindowAggregate>)> on_committed;
 };
 
 class Aggregator final : public RebalanceListener {

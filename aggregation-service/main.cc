@@ -97,8 +97,8 @@ int Run(int argc, char** argv) {
   query_deps.cache = cache.get();
   query_deps.metrics = &query_metrics;
   if (cache_writer != nullptr) {
-    query_deps.fill_cache = [w = cache_writer.get()](const std::vector<v1::WindowAggregate>& ws) {
-      w->Offer(ws);
+    query_deps.fill_cache = [w = cache_writer.get()](std::vector<v1::WindowAggregate> ws) {
+      w->Offer(std::move(ws));
     };
   }
   QueryHandler handler(config->limits, query_deps);
@@ -122,8 +122,8 @@ int Run(int argc, char** argv) {
   deps.metrics = &metrics;
   if (cache_writer != nullptr) {
     // Called after each checkpoint committed: the cache never shows an uncommitted number.
-    deps.on_committed = [w = cache_writer.get()](const std::vector<v1::WindowAggregate>& ws) {
-      w->Offer(ws);
+    deps.on_committed = [w = cache_writer.get()](std::vector<v1::WindowAggregate> ws) {
+      w->Offer(std::move(ws));
     };
   }
   Aggregator aggregator(config->aggregator, deps);

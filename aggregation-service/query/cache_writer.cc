@@ -24,17 +24,17 @@ CacheWriter::CacheWriter(AggregateCache* cache, CacheWriterOptions options)
 
 CacheWriter::~CacheWriter() { Stop(); }
 
-void CacheWriter::Offer(const std::vector<v1::WindowAggregate>& windows) {
-  // Copied before taking the lock, so the writer thread's merges wait only for the merge below.
+void CacheWriter::Offer(std::vector<v1::WindowAggregate> windows) {
+  // Trimmed before taking the lock, so the writer thread's merges wait only for the merge below.
   std::vector<v1::WindowAggregate> copies;
   copies.reserve(windows.size());
-  for (const v1::WindowAggregate& w : windows) {
+  for (v1::WindowAggregate& w : windows) {
     if (w.series_key().empty() ||
         (w.window_size() != v1::WINDOW_SIZE_1M && w.window_size() != v1::WINDOW_SIZE_5M)) {
       continue;
     }
-    v1::WindowAggregate& copy = copies.emplace_back(w);
-    copy.clear_sketch();
+    w.clear_sketch();
+    copies.push_back(std::move(w));
   }
   if (copies.empty()) return;
   absl::MutexLock lock(&mu_);

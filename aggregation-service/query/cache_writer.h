@@ -1,14 +1,14 @@
 // CacheWriter: puts committed windows into the AggregateCache off the aggregator's commit path, so
 // a slow or absent Redis never delays a checkpoint.
 //
-// The consume loop Offers the windows of each checkpoint once it has committed. Offer only copies
-// them (without their sketches) into a pending map that keeps, per (series, size, latest|final),
-// the newest window by (start, revision), and returns. A background thread takes the whole map
-// and writes it with one PutLatest. When that fails the entries go back into the map (merged with
-// those offered meanwhile, the newest kept) and the write is retried after a backoff, so once
-// Redis is back the cache catches up with everything committed while it was away, and never
-// receives a window older than one it already had (the cache's forward-only rule makes even that
-// harmless).
+// The consume loop Offers the windows of each checkpoint once it has committed (handing them
+// over: the checkpoint is done with them). Offer only moves them (without their sketches) into a
+// pending map that keeps, per (series, size, latest|final), the newest window by (start, revision),
+// and returns. A background thread takes the whole map and writes it with one PutLatest. When that
+// fails the entries go back into the map (merged with those offered meanwhile, the newest kept) and
+// the write is retried after a backoff, so once Redis is back the cache catches up with everything
+// committed while it was away, and never receives a window older than one it already had (the
+// cache's forward-only rule makes even that harmless).
 //
 // The pending map holds at most two entries per series and size (latest and final), but while
 // Redis is down for long, series that come and go (pod or instance tags) keep adding entries. So
@@ -62,7 +62,7 @@ class CacheWriter {
   // Queues committed windows for the cache: O(windows), blocks only on the writer's mutex (never
   // on the cache). Windows without a series key or a 1m/5m size are skipped: the cache would
   // refuse the whole batch for them. After Stop, offered windows are kept but never written.
-  void Offer(const std::vector<v1::WindowAggregate>& windows);
+  void Offer(std::vector<v1::WindowAggregate> windows);
 
   // Makes the writer try at once (skipping a backoff under way) and waits up to `timeout` until
   // nothing is pending or in flight. True if so. For tests and shutdown.

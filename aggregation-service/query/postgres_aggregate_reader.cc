@@ -9,8 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "aggregation-service/aggregate_rows.h"
 #include "aggregation-service/window_math.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/map.h"
 #include "lib/common/status_macros.h"
 #include "lib/events/series_key.h"
 
@@ -83,15 +82,6 @@ std::vector<PgStatementSpec> Statements() {
        " ORDER BY metric_name, series_key LIMIT $4",
        {kTextOid, kTextOid, kTextOid, kInt8Oid, kTextOid}},
   };
-}
-
-std::string TagsJson(const std::map<std::string, std::string>& tags) {
-  google::protobuf::Struct object;
-  for (const auto& [key, value] : tags) (*object.mutable_fields())[key].set_string_value(value);
-  std::string json;
-  // A Struct of strings always prints.
-  (void)google::protobuf::util::MessageToJsonString(object, &json);
-  return json;
 }
 
 absl::StatusOr<std::vector<v1::WindowAggregate>> Windows(const PGresult* result,
@@ -177,7 +167,11 @@ absl::StatusOr<std::vector<v1::WindowAggregate>> PostgresAggregateReader::QueryW
   } else if (tags) {
     params.Null();
   }
-  if (tags) params.Text(TagsJson(query.tags));
+  if (tags) {
+    ASSIGN_OR_RETURN(std::string json, TagsJson(google::protobuf::Map<std::string, std::string>(
+                                           query.tags.begin(), query.tags.end())));
+    params.Text(json);
+  }
   ASSIGN_OR_RETURN(PgResult result, Run(statement, std::move(params), "query of windows"));
   return Windows(result.get(), query.include_sketch);
 }

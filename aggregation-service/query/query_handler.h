@@ -27,7 +27,7 @@ struct QueryHandlerDeps {
   // Null: GetLatest always reads PostgreSQL.
   AggregateCache* cache = nullptr;
   // Where read-through fills go (the CacheWriter's Offer); may be empty.
-  std::function<void(const std::vector<v1::WindowAggregate>&)> fill_cache;
+  std::function<void(std::vector<v1::WindowAggregate>)> fill_cache;
   QueryMetrics* metrics = nullptr;
 };
 
