@@ -30,6 +30,7 @@
 #include "lib/common/clock.h"
 #include "lib/common/log.h"
 #include "lib/common/metrics_exposer.h"
+#include "lib/common/stop_signals.h"
 
 namespace {
 
@@ -37,12 +38,8 @@ int Run(int argc, char** argv) {
   using namespace streammetrics;
   using namespace streammetrics::aggregation;
 
-  // Block the stop signals in every thread (threads inherit the mask); main waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Before any thread starts: they inherit the blocked mask, and main waits for the signals.
+  const StopSignals stop_signals = StopSignals::Block();
 
   absl::StatusOr<AggregationConfig> config = LoadAggregationConfig(argc, argv);
   if (absl::IsCancelled(config.status())) return 0;  // --help
@@ -169,7 +166,6 @@ int Run(int argc, char** argv) {
       .Kv("checkpoint_interval", absl::FormatDuration(config->aggregator.checkpoint_interval))
       .Kv("allowed_lateness", absl::FormatDuration(config->aggregator.engine.allowed_lateness));
 
-  const timespec tick{1, 0};
   int signal = -1;
   while (signal < 0 && !loop_done.load()) {
     // Not serving while checkpoints fail: a load balancer or operator sees it at once.
@@ -177,7 +173,7 @@ int Run(int argc, char** argv) {
     query_metrics.SetCacheAvailable(cache != nullptr && cache->available());
     query_metrics.SetCachePending(cache_writer != nullptr ? cache_writer->pending() : 0);
     query_metrics.SetWatchers(hub.watchers());
-    signal = sigtimedwait(&stop_signals, nullptr, &tick);
+    signal = stop_signals.Wait(absl::Seconds(1));
   }
   if (signal >= 0) SM_LOG(Info, "aggregation_stopping").Kv("signal", strsignal(signal));
   health->SetServingStatus(false);

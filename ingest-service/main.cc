@@ -17,6 +17,7 @@
 #include "lib/common/clock.h"
 #include "lib/common/log.h"
 #include "lib/common/metrics_exposer.h"
+#include "lib/common/stop_signals.h"
 
 namespace {
 
@@ -26,12 +27,8 @@ int Run(int argc, char** argv) {
   using namespace streammetrics;
   using namespace streammetrics::ingest;
 
-  // Block the stop signals in every thread (threads inherit the mask); main waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Before any thread starts: they inherit the blocked mask, and main waits for the signals.
+  const StopSignals stop_signals = StopSignals::Block();
 
   absl::StatusOr<IngestConfig> config = LoadIngestConfig(argc, argv);
   if (absl::IsCancelled(config.status())) return 0;  // --help
@@ -102,12 +99,11 @@ int Run(int argc, char** argv) {
 
   // Gauges that are sampled rather than counted (so the hot path pays nothing for them),
   // refreshed while waiting for a stop signal.
-  const timespec tick{1, 0};
   int signal = -1;
   while (signal < 0) {
     metrics.SetQueueDepth((*sink)->QueueDepth());
     metrics.SetBytesInFlight(budget.used());
-    signal = sigtimedwait(&stop_signals, nullptr, &tick);
+    signal = stop_signals.Wait(absl::Seconds(1));
   }
 
   SM_LOG(Info, "ingest_stopping").Kv("signal", strsignal(signal));

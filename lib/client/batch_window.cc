@@ -58,10 +58,10 @@ void BatchWindow::OnWriteCompleted(uint64_t sequence, bool resend) {
   if (auto it = batches_.find(sequence); it != batches_.end()) it->second.write_completed = true;
 }
 
-std::optional<absl::Time> BatchWindow::FirstWritten(uint64_t sequence) const {
+std::optional<BatchWindow::Waiting> BatchWindow::Find(uint64_t sequence) const {
   auto it = batches_.find(sequence);
   if (it == batches_.end()) return std::nullopt;
-  return it->second.first_written;
+  return Waiting{.batch = it->second.batch, .first_written = it->second.first_written};
 }
 
 AckOutcome BatchWindow::OnAck(const v1::BatchAck& ack) {

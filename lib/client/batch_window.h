@@ -98,9 +98,13 @@ class BatchWindow {
   // already broken is not counted. The batch may have been acked meanwhile.
   void OnWriteCompleted(uint64_t sequence, bool resend);
 
-  // When the unacked batch `sequence` was first written (InfiniteFuture if never); nullopt when
-  // no such batch waits for an ack.
-  std::optional<absl::Time> FirstWritten(uint64_t sequence) const;
+  // A batch waiting for its ack, and when it was first written (InfiniteFuture if never).
+  struct Waiting {
+    std::shared_ptr<const v1::MetricBatch> batch;
+    absl::Time first_written = absl::InfiniteFuture();
+  };
+  // The unacked batch `sequence`; nullopt when no such batch waits for an ack.
+  std::optional<Waiting> Find(uint64_t sequence) const;
 
   // Applies one BatchAck. DURABLE and REJECTED retire the batch (whether written or queued: an
   // ack is final); FAILED queues a written batch again, unchanged. Anything else is ignored.

@@ -154,12 +154,12 @@ void ClientCore::OnAck(const v1::BatchAck& ack) {
   // stream's single read delivers acks and the batch cannot change in between: OnStreamDone
   // comes after the last read.
   if (options_.on_ack) {
-    std::optional<absl::Time> first_written;
+    std::optional<BatchWindow::Waiting> waiting;
     {
       absl::MutexLock lock(&mu_);
-      first_written = window_.FirstWritten(ack.sequence());
+      waiting = window_.Find(ack.sequence());
     }
-    if (first_written.has_value()) options_.on_ack(ack, *first_written);
+    if (waiting.has_value()) options_.on_ack(ack, *waiting->batch, waiting->first_written);
   }
   AckOutcome outcome;
   {

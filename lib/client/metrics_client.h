@@ -37,11 +37,13 @@ namespace streammetrics::client {
 class ClientCore;
 
 // Called for every ack of a batch the client is waiting on (a resent batch gets one per attempt,
-// e.g. FAILED then DURABLE), with the ack and the time the batch was first written to a stream.
+// e.g. FAILED then DURABLE), with the ack, the batch it answers (whose events the ack's
+// rejections index) and the time the batch was first written to a stream.
 // Calls are serialized, and a batch's callback returns before Flush can count that batch done, so
 // after Flush every ack of the flushed events has been reported. Runs on one of the library's
 // gRPC callback threads: it must return quickly and must not call back into the client.
-using AckCallback = std::function<void(const v1::BatchAck& ack, absl::Time first_sent)>;
+using AckCallback = std::function<void(const v1::BatchAck& ack, const v1::MetricBatch& batch,
+                                       absl::Time first_sent)>;
 
 struct MetricsClientOptions {
   // Address of the ingest service ("host:port"); ignored when `channel` is set.

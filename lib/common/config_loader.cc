@@ -1,5 +1,6 @@
 #include "lib/common/config_loader.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -46,6 +47,17 @@ void ConfigLoader::Bool(std::string name, bool* field, std::string help) {
 void ConfigLoader::Int(std::string name, int64_t* field, std::string help) {
   Add(name, std::move(help), std::to_string(*field), false, [field, name](absl::string_view v) {
     if (!absl::SimpleAtoi(v, field)) return Bad(name, v, "an integer");
+    return absl::OkStatus();
+  });
+}
+
+void ConfigLoader::Double(std::string name, double* field, std::string help) {
+  Add(name, std::move(help), absl::StrCat(*field), false, [field, name](absl::string_view v) {
+    double parsed = 0;
+    if (!absl::SimpleAtod(v, &parsed) || !std::isfinite(parsed)) {
+      return Bad(name, v, "a finite number");
+    }
+    *field = parsed;
     return absl::OkStatus();
   });
 }

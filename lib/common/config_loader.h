@@ -26,6 +26,8 @@ class ConfigLoader {
   void String(std::string name, std::string* field, std::string help);
   void Bool(std::string name, bool* field, std::string help);
   void Int(std::string name, int64_t* field, std::string help);
+  // A finite number ("0.5", "1e5").
+  void Double(std::string name, double* field, std::string help);
   // A byte count: an integer with an optional KiB, MiB or GiB suffix ("64MiB").
   void Bytes(std::string name, size_t* field, std::string help);
   // A duration in absl syntax ("250ms", "30s", "5m", "24h").

@@ -156,11 +156,14 @@ TEST(BatchWindowTest, FailedAckQueuesTheSameBatchAgain) {
   EXPECT_EQ(w.counters().batches_resent, 0u) << "counted once the write completes";
   w.OnWriteCompleted(7, true);
   EXPECT_EQ(w.counters().batches_resent, 1u);
-  EXPECT_EQ(w.FirstWritten(7), kT0) << "latency is measured from the first write";
-  EXPECT_EQ(w.FirstWritten(9), absl::InfiniteFuture()) << "sealed, never written";
+  ASSERT_TRUE(w.Find(7).has_value());
+  EXPECT_EQ(w.Find(7)->first_written, kT0) << "latency is measured from the first write";
+  EXPECT_EQ(w.Find(7)->batch.get(), original.get());
+  ASSERT_TRUE(w.Find(9).has_value());
+  EXPECT_EQ(w.Find(9)->first_written, absl::InfiniteFuture()) << "sealed, never written";
   o = w.OnAck(Ack(7, v1::ACK_STATUS_DURABLE, 2));
   EXPECT_EQ(o.first_written, kT0);
-  EXPECT_EQ(w.FirstWritten(7), std::nullopt);
+  EXPECT_FALSE(w.Find(7).has_value());
   EXPECT_EQ(w.buffered_events(), 3u);
 }
 

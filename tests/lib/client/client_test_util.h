@@ -36,15 +36,21 @@ inline v1::MetricEvent Event(int i, double value = 10) {
 class AckLog {
  public:
   AckCallback Callback() {
-    return [this](const v1::BatchAck& ack, absl::Time first_sent) {
+    return [this](const v1::BatchAck& ack, const v1::MetricBatch& batch, absl::Time first_sent) {
       absl::MutexLock lock(&mu_);
       acks_.push_back(ack);
+      batch_sizes_.push_back(batch.events_size());
       first_sent_.push_back(first_sent);
     };
   }
   std::vector<v1::BatchAck> acks() const {
     absl::MutexLock lock(&mu_);
     return acks_;
+  }
+  // Events in the batch each ack answered.
+  std::vector<int> batch_sizes() const {
+    absl::MutexLock lock(&mu_);
+    return batch_sizes_;
   }
   std::vector<absl::Time> first_sent() const {
     absl::MutexLock lock(&mu_);
@@ -54,6 +60,7 @@ class AckLog {
  private:
   mutable absl::Mutex mu_;
   std::vector<v1::BatchAck> acks_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Time> first_sent_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -118,6 +118,7 @@ TEST_F(MetricsClientTest, FullBatchesGoOutWithoutWaitingForTheTimer) {
   ASSERT_TRUE(client->Flush(kWait).ok());
   EXPECT_EQ(server_->sequences(), (std::vector<uint64_t>{1, 2, 3, 4}));
   EXPECT_EQ(log_.acks().back().events_accepted(), 2u);
+  EXPECT_EQ(log_.batch_sizes(), (std::vector<int>{5, 5, 5, 2})) << "each ack comes with its batch";
 }
 
 TEST_F(MetricsClientTest, APartialBatchGoesOutOnceItsDelayPassed) {
