@@ -8,8 +8,9 @@
 # deadline; a component that does not come up is named with the tail of its log.
 # Without --infra-only it then builds (release, build/release) and starts the ingest service
 # (gRPC 127.0.0.1:50051, /metrics 127.0.0.1:9464) and the aggregation service (QueryService
-# 127.0.0.1:50052, /metrics 127.0.0.1:9465), streams two demo events through them and prints the
-# window QueryService answers for the valid one (STREAMMETRICS_SKIP_DEMO=1 skips the demo).
+# 127.0.0.1:50052, /metrics 127.0.0.1:9465), streams a short demo load through them with
+# streammetrics-loadgen and prints what QueryService answers, with the grpcurl command that asked
+# (STREAMMETRICS_SKIP_DEMO=1 skips the demo; STREAMMETRICS_DEMO_SECONDS / _RATE size it).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,7 +20,7 @@ infra_only=0
 for arg in "$@"; do
   case "$arg" in
     --infra-only) infra_only=1 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) sm_die "unknown argument $arg (try --help)" ;;
   esac
 done
@@ -101,11 +102,13 @@ build_services() {
   sm_log "building the services in $build (log: $STATE/build.log)"
   { cmake -S "$STREAMMETRICS_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DSTREAMMETRICS_BUILD_TESTS=OFF -DCMAKE_PREFIX_PATH="$STREAMMETRICS_RDKAFKA_PREFIX" &&
-    cmake --build "$build" --target streammetrics-ingest streammetrics-aggregation; } \
+    cmake --build "$build" --target streammetrics-ingest streammetrics-aggregation \
+      streammetrics-loadgen; } \
     >"$STATE/build.log" 2>&1 ||
     { tail -n 30 "$STATE/build.log" >&2; sm_die "build failed; see $STATE/build.log"; }
   INGEST_BIN="$build/ingest-service/streammetrics-ingest"
   AGGREGATION_BIN="$build/aggregation-service/streammetrics-aggregation"
+  LOADGEN_BIN="$build/tools/streammetrics-loadgen"
 }
 
 grpc_healthy() {  # address service
@@ -149,53 +152,51 @@ start_aggregation() {
   sm_log "ready on $STREAMMETRICS_QUERY_ADDRESS (metrics http://$STREAMMETRICS_AGGREGATION_METRICS_ADDRESS/metrics)"
 }
 
-# The demo's window, read back the way a user would: QueryService/GetLatest through grpcurl
-# (answered from Redis once the first checkpoint after the demo committed it; the window stays
-# open until a minute and the allowed lateness have passed).
-DEMO_QUERY='{"service_id": "payment-service", "metric_name": "api.request.duration",
-  "tags": {"endpoint": "/api/payments", "method": "POST"}, "window_size": "WINDOW_SIZE_1M"}'
+# The demo: streammetrics-loadgen streams a short load through the ingest service (with its live
+# progress line and final table), then the result a user would look at is read back through
+# QueryService with grpcurl: Summarize of one service's request durations over the run. It waits
+# until QueryService counts every event the load generator had acked for that metric (the
+# checkpoint commits within a second or two; the windows stay open until a minute and the allowed
+# lateness have passed, which Summarize reports as includes_open_windows).
+DEMO_SECONDS=${STREAMMETRICS_DEMO_SECONDS:-10}
+DEMO_RATE=${STREAMMETRICS_DEMO_RATE:-2000}
 
-demo_window_counted() {  # demo time
-  grpcurl -plaintext -max-time 2 -d "$DEMO_QUERY" "$STREAMMETRICS_QUERY_ADDRESS" \
-    streammetrics.v1.QueryService/GetLatest 2>/dev/null |
-    grep -q "\"window_start\": \"${1%:*}:00Z\""
+demo_counted() {  # request expected-count
+  grpcurl -plaintext -max-time 2 -d "$1" "$STREAMMETRICS_QUERY_ADDRESS" \
+    streammetrics.v1.QueryService/Summarize 2>/dev/null | grep -q "\"count\": \"$2\""
 }
 
-show_demo_window() {
-  SM_COMPONENT=demo
-  wait_until "the demo window in QueryService" "$STATE/aggregation-service.log" 30 \
-    demo_window_counted "$1"
-  sm_log "the aggregation service counted it; its 1-minute window, fetched with:"
-  echo "grpcurl -plaintext -d '$DEMO_QUERY' $STREAMMETRICS_QUERY_ADDRESS streammetrics.v1.QueryService/GetLatest"
-  grpcurl -plaintext -d "$DEMO_QUERY" "$STREAMMETRICS_QUERY_ADDRESS" \
-    streammetrics.v1.QueryService/GetLatest
-}
-
-# Two events, one valid and one not, exactly as the README shows them.
 demo() {
   SM_COMPONENT=demo
-  local now=$1
-  sm_log "streaming two demo events through IngestService/StreamMetrics:"
-  grpcurl -plaintext -d @ "$STREAMMETRICS_INGEST_ADDRESS" \
-    streammetrics.v1.IngestService/StreamMetrics <<JSON
-{"client_id": "up-demo-$(date +%s)", "sequence": 1, "events": [
-  {"event_id": "demo-1", "timestamp": "$now", "service_id": "payment-service",
-   "instance_id": "pod-1", "metric_type": "METRIC_TYPE_HTTP_REQUEST",
-   "metric_name": "api.request.duration", "value": 245, "unit": "ms",
-   "tags": {"endpoint": "/api/payments", "method": "POST"}},
-  {"event_id": "demo-2", "timestamp": "$now", "service_id": "payment-service",
-   "instance_id": "pod-1", "metric_type": "METRIC_TYPE_HTTP_REQUEST",
-   "metric_name": "api.request.duration", "value": -1, "unit": "ms"}]}
-JSON
+  local run_id ledger from to request expected
+  run_id="demo-$(date -u +%H%M%S)"
+  ledger="$STATE/demo-ledger.csv"
+  from=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  sm_log "streaming ${DEMO_SECONDS}s of demo load at ${DEMO_RATE} events/s (2 services x 4 metrics x 3 tag sets, 1% invalid on purpose):"
+  echo "$LOADGEN_BIN --target=$STREAMMETRICS_INGEST_ADDRESS --run_id=$run_id --rate=$DEMO_RATE --duration=${DEMO_SECONDS}s --services=2 --metrics=4 --tag_sets=3 --invalid_fraction=0.01"
+  "$LOADGEN_BIN" --target="$STREAMMETRICS_INGEST_ADDRESS" --run_id="$run_id" --rate="$DEMO_RATE" \
+    --duration="${DEMO_SECONDS}s" --streams=2 --services=2 --metrics=4 --tag_sets=3 \
+    --invalid_fraction=0.01 --progress_interval=2s --ledger="$ledger" ||
+    sm_die "the demo load did not go through as expected (see above)"
+  to=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)
+  # What the load generator had acked for the service's request durations, over all tag sets.
+  expected=$(awk -F'"' -v p="$run_id-svc-0|http.request.duration|" \
+    'index($2, p) == 1 { split($3, f, ","); n += f[3] } END { print n + 0 }' "$ledger")
+  request="{\"service_id\": \"$run_id-svc-0\", \"metric_name\": \"http.request.duration\",
+  \"start\": \"$from\", \"end\": \"$to\", \"quantiles\": [0.5, 0.95, 0.99]}"
+  wait_until "QueryService counting the demo's $expected request durations" \
+    "$STATE/aggregation-service.log" 30 demo_counted "$request" "$expected"
+  sm_log "QueryService counts all $expected of them; the summary over every tag set, fetched with:"
+  echo "grpcurl -plaintext -d '$request' $STREAMMETRICS_QUERY_ADDRESS streammetrics.v1.QueryService/Summarize"
+  grpcurl -plaintext -d "$request" "$STREAMMETRICS_QUERY_ADDRESS" \
+    streammetrics.v1.QueryService/Summarize
 }
 
 build_services
 start_ingest
 start_aggregation
 if [ "${STREAMMETRICS_SKIP_DEMO:-0}" != 1 ]; then
-  DEMO_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  demo "$DEMO_TIME"
-  show_demo_window "$DEMO_TIME"
+  demo
 fi
 SM_COMPONENT=up
 sm_log "up: status deploy/local/status.sh, stop deploy/local/down.sh"

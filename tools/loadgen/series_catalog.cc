@@ -1,6 +1,8 @@
 // SeriesCatalog: builds the run's series templates (see the header).
 #include "tools/loadgen/series_catalog.h"
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -8,21 +10,23 @@
 namespace streammetrics::loadgen {
 namespace {
 
-// Cycled through by metric index, each with a plausible unit.
-struct TypeAndUnit {
+// Cycled through by metric index, each with a plausible name and unit.
+struct MetricKind {
   v1::MetricType type;
+  const char* name;
   const char* unit;
 };
-constexpr TypeAndUnit kTypes[] = {
-    {v1::METRIC_TYPE_HTTP_REQUEST, "milliseconds"},
-    {v1::METRIC_TYPE_DATABASE_QUERY, "milliseconds"},
-    {v1::METRIC_TYPE_CACHE_HIT, "microseconds"},
-    {v1::METRIC_TYPE_EXTERNAL_API_CALL, "milliseconds"},
-    {v1::METRIC_TYPE_MESSAGE_QUEUE_PUBLISH, "bytes"},
-    {v1::METRIC_TYPE_CUSTOM_COUNTER, "1"},
-    {v1::METRIC_TYPE_CUSTOM_GAUGE, "1"},
-    {v1::METRIC_TYPE_CUSTOM_HISTOGRAM, "seconds"},
+constexpr MetricKind kKinds[] = {
+    {v1::METRIC_TYPE_HTTP_REQUEST, "http.request.duration", "milliseconds"},
+    {v1::METRIC_TYPE_DATABASE_QUERY, "db.query.duration", "milliseconds"},
+    {v1::METRIC_TYPE_CACHE_HIT, "cache.hit.latency", "microseconds"},
+    {v1::METRIC_TYPE_EXTERNAL_API_CALL, "external.call.duration", "milliseconds"},
+    {v1::METRIC_TYPE_MESSAGE_QUEUE_PUBLISH, "queue.publish.size", "bytes"},
+    {v1::METRIC_TYPE_CUSTOM_COUNTER, "jobs.completed", "1"},
+    {v1::METRIC_TYPE_CUSTOM_GAUGE, "pool.connections", "1"},
+    {v1::METRIC_TYPE_CUSTOM_HISTOGRAM, "batch.processing.time", "seconds"},
 };
+constexpr int64_t kKindCount = sizeof(kKinds) / sizeof(kKinds[0]);
 
 absl::Status Bad(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("load shape: ", why));
@@ -54,11 +58,14 @@ absl::StatusOr<SeriesCatalog> SeriesCatalog::Create(const CatalogShape& shape) {
   for (int64_t s = 0; s < shape.services; ++s) {
     catalog.services_.push_back(absl::StrCat(shape.run_id, "-svc-", s));
     for (int64_t m = 0; m < shape.metrics; ++m) {
-      const TypeAndUnit& t = kTypes[m % (sizeof(kTypes) / sizeof(kTypes[0]))];
+      // The first round of names is plain; later rounds get a suffix ("http.request.duration.1").
+      const MetricKind& t = kKinds[m % kKindCount];
+      const std::string name =
+          m < kKindCount ? t.name : absl::StrCat(t.name, ".", m / kKindCount);
       for (int64_t k = 0; k < sets; ++k) {
         v1::MetricEvent e;
         e.set_service_id(catalog.services_.back());
-        e.set_metric_name(absl::StrCat("metric.", m));
+        e.set_metric_name(name);
         e.set_metric_type(t.type);
         e.set_unit(t.unit);
         if (shape.tag_sets > 0) {

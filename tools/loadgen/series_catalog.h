@@ -19,7 +19,8 @@ struct CatalogShape {
   // Prefix of every service name: "<run_id>-svc-<i>". 1..60 bytes of [A-Za-z0-9._-].
   std::string run_id = "lg";
   int64_t services = 10;
-  // Metric names per service: "metric.<j>"; the metric type cycles through the named types.
+  // Metric names per service ("http.request.duration", "db.query.duration", ... eight kinds, then
+  // again with a suffix ".1", ".2"); the metric type and unit go with the name.
   int64_t metrics = 10;
   // Tag sets per metric: {"endpoint": "/e/<k>", "region": "r<k % 4>"}; 0 means one set, no tags.
   int64_t tag_sets = 10;

@@ -38,7 +38,17 @@ TEST(SeriesCatalogTest, ZeroTagSetsMeansOneSeriesWithoutTags) {
       *SeriesCatalog::Create({.run_id = "r", .services = 2, .metrics = 1, .tag_sets = 0});
   ASSERT_EQ(c.size(), 2u);
   EXPECT_EQ(c.series(0).tags_size(), 0);
-  EXPECT_EQ(events::SeriesKey(c.series(1)), "r-svc-1|metric.0|");
+  EXPECT_EQ(events::SeriesKey(c.series(1)), "r-svc-1|http.request.duration|");
+}
+
+TEST(SeriesCatalogTest, MetricNamesRepeatWithASuffixAfterTheEightKinds) {
+  SeriesCatalog c = *SeriesCatalog::Create({.run_id = "r", .services = 1, .metrics = 17,
+                                            .tag_sets = 0});
+  EXPECT_EQ(c.series(0).metric_name(), "http.request.duration");
+  EXPECT_EQ(c.series(7).metric_name(), "batch.processing.time");
+  EXPECT_EQ(c.series(8).metric_name(), "http.request.duration.1");
+  EXPECT_EQ(c.series(16).metric_name(), "http.request.duration.2");
+  EXPECT_EQ(c.series(8).metric_type(), v1::METRIC_TYPE_HTTP_REQUEST);
 }
 
 TEST(SeriesCatalogTest, RefusesBadShapesNamingTheField) {
