@@ -16,6 +16,7 @@
 #include "lib/events/series_key.h"
 #include "lib/kafka/kafka_config.h"
 #include "streammetrics/v1/metric_event.pb.h"
+#include "tests/support/child_process.h"
 #include "tests/support/stack.h"
 
 namespace streammetrics::testing {
@@ -230,14 +231,7 @@ AggregatorProcess::AggregatorProcess(const std::string& events_topic, const std:
                                    "--consumer_group=" + group,
                                    "--checkpoint_interval=200ms"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_ = Spawn(args);
 }
 
 AggregatorProcess::~AggregatorProcess() {
@@ -246,11 +240,9 @@ AggregatorProcess::~AggregatorProcess() {
 
 int AggregatorProcess::Stop(int signal) {
   if (pid_ <= 0) return -1;
-  kill(pid_, signal);
-  int status = 0;
-  waitpid(pid_, &status, 0);
+  const int code = StopChild(pid_, signal);
   pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return code;
 }
 
 int64_t CommittedRecords(const std::string& group) {

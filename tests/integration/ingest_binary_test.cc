@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "streammetrics/v1/ingest.grpc.pb.h"
 #include "tests/ingest-service/test_events.h"
+#include "tests/support/child_process.h"
 #include "tests/support/kafka_topics.h"
 #include "tests/support/stack.h"
 
@@ -46,15 +47,8 @@ TEST(IngestBinaryTest, SigtermFinishesTheOpenStreamFlushesAndExitsZero) {
       "--kafka_bootstrap=" + ::streammetrics::testing::KafkaBootstrap(),
       "--events_topic=" + events.name(),
       "--dead_letter_topic=" + dead.name()};
-  const pid_t pid = fork();
+  const pid_t pid = ::streammetrics::testing::Spawn(args);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   ASSERT_TRUE(PollUntil(absl::Seconds(60), [&] {
     return Health(channel.get()) == grpc::health::v1::HealthCheckResponse::SERVING;

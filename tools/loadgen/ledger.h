@@ -49,6 +49,10 @@ struct LedgerCounts {
 
 class Ledger {
  public:
+  // `time_offset`: how long before their intended send time events are stamped
+  // (RunOptions::time_offset), added back when measuring latency.
+  explicit Ledger(absl::Duration time_offset = absl::ZeroDuration()) : time_offset_(time_offset) {}
+
   // At most this many unexpected outcomes are kept as sentences (all are counted).
   static constexpr size_t kMaxSamples = 10;
 
@@ -74,6 +78,7 @@ class Ledger {
   absl::Status WriteCsv(const std::string& path) const;
 
  private:
+  const absl::Duration time_offset_;
   mutable absl::Mutex mu_;
   LedgerCounts counts_ ABSL_GUARDED_BY(mu_);
   // series key -> 1-minute window start (unix seconds) -> totals.

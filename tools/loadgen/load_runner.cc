@@ -26,6 +26,7 @@ absl::Status Check(const RunOptions& o) {
   if (o.max_buffered_events < o.batch_size) {
     return Bad("max_buffered_events must be at least batch_size");
   }
+  if (o.time_offset < absl::ZeroDuration()) return Bad("time_offset must be >= 0");
   if (!(o.invalid_fraction >= 0 && o.invalid_fraction <= 1)) {
     return Bad("invalid_fraction must be in [0, 1]");
   }
@@ -117,7 +118,8 @@ void LoadRunner::Stream(int index, client::MetricsClient* client) {
       }
     }
     if (counted && budget_.fetch_sub(1) <= 0) return;
-    absl::Status sent = client->Send(maker.Make(due), options_.send_timeout);
+    absl::Status sent =
+        client->Send(maker.Make(due - options_.time_offset), options_.send_timeout);
     if (sent.ok()) {
       sent_.fetch_add(1, std::memory_order_relaxed);
     } else if (absl::IsDeadlineExceeded(sent)) {

@@ -37,6 +37,10 @@ struct RunOptions {
   absl::Duration max_batch_delay = absl::Milliseconds(50);
   int64_t max_buffered_events = 100'000;  // per stream
   double invalid_fraction = 0;
+  // Events are stamped this long before their intended send time. With more than the aggregation
+  // service's allowed lateness, every window of the run can be final moments after it ends
+  // (tests, backfills); the ledger still measures latency from the intended send time.
+  absl::Duration time_offset = absl::ZeroDuration();
   uint64_t seed = 1;
   // How long Send may block on backpressure before the event is given up (and counted).
   absl::Duration send_timeout = absl::Seconds(30);

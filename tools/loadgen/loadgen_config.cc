@@ -27,6 +27,8 @@ absl::StatusOr<LoadgenConfig> LoadLoadgenConfig(int argc, const char* const* arg
              "Unacked events per stream before Send blocks (backpressure).");
   loader.Double("invalid_fraction", &r.invalid_fraction,
                 "Fraction of events broken on purpose (NaN, negative, no service, ...).");
+  loader.Duration("time_offset", &r.time_offset,
+                  "Stamp events this long before their send time (past windows close sooner).");
   int64_t seed = static_cast<int64_t>(r.seed);
   loader.Int("seed", &seed, "Seed of series choice and values (same seed, same events).");
   loader.Duration("send_timeout", &r.send_timeout,

@@ -88,8 +88,12 @@ TEST_F(LoadRunnerTest, PacedEventsAreStampedWithTheirDueTimes) {
   o.streams = 1;
   o.rate = 1000;
   o.events = 300;
-  LoadRunner runner(o, &catalog_, &values_, &ledger_);
+  o.time_offset = absl::Minutes(2);
+  Ledger ledger(o.time_offset);
+  const absl::Time before = absl::Now();
+  LoadRunner runner(o, &catalog_, &values_, &ledger);
   ASSERT_TRUE(runner.Run().ok());
+  EXPECT_LT(ledger.LatencyMs(1), 60'000) << "latency counts from the send time, not the stamp";
   std::vector<absl::Time> stamps;
   for (const auto& r : server_->fake().Delivered()) {
     v1::MetricEvent e;
@@ -99,6 +103,8 @@ TEST_F(LoadRunnerTest, PacedEventsAreStampedWithTheirDueTimes) {
   }
   ASSERT_EQ(stamps.size(), 300u);
   std::sort(stamps.begin(), stamps.end());
+  EXPECT_GE(stamps.front(), before - absl::Minutes(2)) << "stamped time_offset early";
+  EXPECT_LT(stamps.back(), before - absl::Minutes(1));
   for (size_t k = 1; k < stamps.size(); ++k) {
     EXPECT_LE(absl::AbsDuration(stamps[k] - stamps[k - 1] - absl::Milliseconds(1)),
               absl::Microseconds(1))
@@ -114,6 +120,7 @@ TEST_F(LoadRunnerTest, RefusesBadOptionsBeforeSendingAnything) {
       {[](RunOptions& o) { o.batch_size = 1001; }, "batch_size"},
       {[](RunOptions& o) { o.max_buffered_events = 10; }, "max_buffered_events"},
       {[](RunOptions& o) { o.invalid_fraction = 1.5; }, "invalid_fraction"},
+      {[](RunOptions& o) { o.time_offset = absl::Seconds(-1); }, "time_offset"},
   };
   for (const auto& [mutate, why] : cases) {
     RunOptions o = Options();
