@@ -1,6 +1,7 @@
 // WindowAggregate <-> metrics.metric_aggregates rows (see aggregate_rows.h).
 #include "aggregation-service/aggregate_rows.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -16,14 +17,22 @@
 namespace streammetrics::aggregation {
 namespace {
 
-// Parameter order of the upsert; UpsertWindowParams fills them in this order.
-constexpr char kUpsertWindowSql[] = R"sql(
+// Array parameters in the order WindowRows::Params gives them; $20 is the source group.
+constexpr char kUpsertWindowsSql[] = R"sql(
 INSERT INTO metrics.metric_aggregates AS a (
     timestamp, window_end, service_id, metric_name, window_size,
     count, sum, avg, min, max, p50, p95, p99,
     tags, series_key, sketch, is_final, revision, source_partition, source_group, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, now())
+SELECT w.start, w.window_end, w.service_id, w.metric_name, w.window_size,
+       w.count, w.sum, w.avg, w.min, w.max, w.p50, w.p95, w.p99,
+       w.tags::jsonb, w.series_key, w.sketch, w.is_final, w.revision, w.source_partition, $20,
+       now()
+FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+            $6::int8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[],
+            $12::float8[], $13::float8[], $14::text[], $15::text[], $16::bytea[], $17::bool[],
+            $18::int8[], $19::int4[])
+  AS w(start, window_end, service_id, metric_name, window_size, count, sum, avg, min, max, p50,
+       p95, p99, tags, series_key, sketch, is_final, revision, source_partition)
 ON CONFLICT (series_key, window_size, timestamp) DO UPDATE SET
     window_end = EXCLUDED.window_end, service_id = EXCLUDED.service_id,
     metric_name = EXCLUDED.metric_name, count = EXCLUDED.count, sum = EXCLUDED.sum,
@@ -35,7 +44,9 @@ ON CONFLICT (series_key, window_size, timestamp) DO UPDATE SET
 
 constexpr char kUpsertSeriesSql[] = R"sql(
 INSERT INTO metrics.series AS s (series_key, service_id, metric_name, tags, last_window_start)
-VALUES ($1, $2, $3, $4, $5)
+SELECT r.series_key, r.service_id, r.metric_name, r.tags::jsonb, r.last_window_start
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+  AS r(series_key, service_id, metric_name, tags, last_window_start)
 ON CONFLICT (series_key) DO UPDATE SET
     last_window_start = GREATEST(s.last_window_start, EXCLUDED.last_window_start),
     updated_at = now()
@@ -97,42 +108,50 @@ absl::StatusOr<std::string> TagsJson(const google::protobuf::Map<std::string, st
   return json;
 }
 
-PgStatementSpec UpsertWindowStatement(absl::string_view name) {
+PgStatementSpec UpsertWindowsStatement(absl::string_view name) {
   return PgStatementSpec{
       .name = std::string(name),
-      .sql = kUpsertWindowSql,
-      .param_types = {kTimestamptzOid, kTimestamptzOid, kTextOid,   kTextOid,   kTextOid,
-                      kInt8Oid,        kFloat8Oid,      kFloat8Oid, kFloat8Oid, kFloat8Oid,
-                      kFloat8Oid,      kFloat8Oid,      kFloat8Oid, kJsonbOid,  kTextOid,
-                      kByteaOid,       kBoolOid,        kInt8Oid,   kInt4Oid,   kTextOid},
+      .sql = kUpsertWindowsSql,
+      .param_types = {kTimestamptzArrayOid, kTimestamptzArrayOid, kTextArrayOid,   kTextArrayOid,
+                      kTextArrayOid,        kInt8ArrayOid,        kFloat8ArrayOid, kFloat8ArrayOid,
+                      kFloat8ArrayOid,      kFloat8ArrayOid,      kFloat8ArrayOid, kFloat8ArrayOid,
+                      kFloat8ArrayOid,      kTextArrayOid,        kTextArrayOid,   kByteaArrayOid,
+                      kBoolArrayOid,        kInt8ArrayOid,        kInt4ArrayOid,   kTextOid},
   };
 }
 
-absl::StatusOr<PgParams> UpsertWindowParams(const v1::WindowAggregate& window,
-                                            absl::string_view source_group,
-                                            int32_t source_partition) {
+absl::Status WindowRows::Add(const v1::WindowAggregate& window, int32_t source_partition) {
   ASSIGN_OR_RETURN(std::string tags, WindowTagsJson(window));
+  start_.Timestamp(TimeFromProto(window.window_start()));
+  end_.Timestamp(TimeFromProto(window.window_end()));
+  service_.Bytes(window.series().service_id());
+  metric_.Bytes(window.series().metric_name());
+  size_.Bytes(WindowSizeName(window.window_size()));
+  count_.Int64(static_cast<int64_t>(window.count()));
+  sum_.Double(window.sum());
+  avg_.Double(window.avg());
+  min_.Double(window.min());
+  max_.Double(window.max());
+  p50_.Double(window.p50());
+  p95_.Double(window.p95());
+  p99_.Double(window.p99());
+  tags_.Bytes(tags);
+  key_.Bytes(window.series_key());
+  sketch_.Bytes(window.sketch().SerializeAsString());
+  final_.Bool(window.is_final());
+  revision_.Int64(static_cast<int64_t>(window.revision()));
+  partition_.Int32(source_partition);
+  return absl::OkStatus();
+}
+
+PgParams WindowRows::Params() const {
   PgParams params;
-  params.Timestamp(TimeFromProto(window.window_start()))
-      .Timestamp(TimeFromProto(window.window_end()))
-      .Bytes(window.series().service_id())
-      .Bytes(window.series().metric_name())
-      .Bytes(WindowSizeName(window.window_size()))
-      .Int64(static_cast<int64_t>(window.count()))
-      .Double(window.sum())
-      .Double(window.avg())
-      .Double(window.min())
-      .Double(window.max())
-      .Double(window.p50())
-      .Double(window.p95())
-      .Double(window.p99())
-      .Text(tags)
-      .Bytes(window.series_key())
-      .Bytes(window.sketch().SerializeAsString())
-      .Bool(window.is_final())
-      .Int64(static_cast<int64_t>(window.revision()))
-      .Int32(source_partition)
-      .Bytes(source_group);
+  for (const PgArray* a :
+       {&start_, &end_, &service_, &metric_, &size_, &count_, &sum_, &avg_, &min_, &max_, &p50_,
+        &p95_, &p99_, &tags_, &key_, &sketch_, &final_, &revision_, &partition_}) {
+    params.Array(*a);
+  }
+  params.Bytes(source_group_);
   return params;
 }
 
@@ -140,18 +159,38 @@ PgStatementSpec UpsertSeriesStatement(absl::string_view name) {
   return PgStatementSpec{
       .name = std::string(name),
       .sql = kUpsertSeriesSql,
-      .param_types = {kTextOid, kTextOid, kTextOid, kJsonbOid, kTimestamptzOid},
+      .param_types = {kTextArrayOid, kTextArrayOid, kTextArrayOid, kTextArrayOid,
+                      kTimestamptzArrayOid},
   };
 }
 
-absl::StatusOr<PgParams> UpsertSeriesParams(const v1::WindowAggregate& window) {
+absl::Status SeriesRows::Add(const v1::WindowAggregate& window) {
+  const absl::Time start = TimeFromProto(window.window_start());
+  auto it = series_.find(window.series_key());
+  if (it != series_.end()) {
+    it->second.last_window_start = std::max(it->second.last_window_start, start);
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(std::string tags, WindowTagsJson(window));
+  series_.emplace(window.series_key(), Entry{.service_id = window.series().service_id(),
+                                             .metric_name = window.series().metric_name(),
+                                             .tags_json = std::move(tags),
+                                             .last_window_start = start});
+  return absl::OkStatus();
+}
+
+PgParams SeriesRows::Params() const {
+  PgArray key(kTextOid), service(kTextOid), metric(kTextOid), tags(kTextOid),
+      start(kTimestamptzOid);
+  for (const auto& [k, e] : series_) {
+    key.Bytes(k);
+    service.Bytes(e.service_id);
+    metric.Bytes(e.metric_name);
+    tags.Bytes(e.tags_json);
+    start.Timestamp(e.last_window_start);
+  }
   PgParams params;
-  params.Bytes(window.series_key())
-      .Bytes(window.series().service_id())
-      .Bytes(window.series().metric_name())
-      .Text(tags)
-      .Timestamp(TimeFromProto(window.window_start()));
+  params.Array(key).Array(service).Array(metric).Array(tags).Array(start);
   return params;
 }
 

@@ -11,10 +11,12 @@
 #define STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATE_ROWS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "aggregation-service/pg_binary.h"
 #include "aggregation-service/pg_connection.h"
 #include "streammetrics/v1/aggregate.pb.h"
@@ -25,25 +27,57 @@ namespace streammetrics::aggregation {
 // with InvalidArgument when they cannot be written as JSON.
 absl::StatusOr<std::string> TagsJson(const google::protobuf::Map<std::string, std::string>& tags);
 
-// INSERT ... ON CONFLICT (series_key, window_size, timestamp) DO UPDATE of one window, every
-// column overwritten, updated_at = now().
-PgStatementSpec UpsertWindowStatement(absl::string_view name);
+// INSERT ... SELECT FROM unnest($1, ...) ON CONFLICT (series_key, window_size, timestamp) DO
+// UPDATE of many windows in one statement, every column overwritten, updated_at = now(). One
+// set-based statement instead of one per window: PostgreSQL plans and executes it once, and the
+// rows cross the wire as arrays (see bench/aggregation_replay.sh for the difference). The
+// windows of one statement must be distinct (PostgreSQL refuses to update a row twice in one
+// statement); a checkpoint's delta holds each window once.
+PgStatementSpec UpsertWindowsStatement(absl::string_view name);
 
-// The parameters of UpsertWindowStatement for `window`, owned by `source_partition`. Fails with
-// InvalidArgument when the tags cannot be written as JSON. Precondition: ValidateCheckpoints
-// accepted the window.
-absl::StatusOr<PgParams> UpsertWindowParams(const v1::WindowAggregate& window,
-                                            absl::string_view source_group,
-                                            int32_t source_partition);
+// The parameters of UpsertWindowsStatement, added window by window.
+class WindowRows {
+ public:
+  explicit WindowRows(absl::string_view source_group) : source_group_(source_group) {}
 
-// INSERT ... ON CONFLICT (series_key) DO UPDATE of the series catalog (metrics.series, migration
-// 0003) for the series of a 1-minute window: last_window_start moves to the window's start unless
-// it is already later.
+  // Adds `window`, owned by `source_partition`. Fails with InvalidArgument naming the window when
+  // its tags cannot be written as JSON. Precondition: ValidateCheckpoints accepted the window.
+  absl::Status Add(const v1::WindowAggregate& window, int32_t source_partition);
+  int size() const { return key_.size(); }
+  PgParams Params() const;
+
+ private:
+  std::string source_group_;
+  PgArray start_{kTimestamptzOid}, end_{kTimestamptzOid}, service_{kTextOid}, metric_{kTextOid},
+      size_{kTextOid}, count_{kInt8Oid}, sum_{kFloat8Oid}, avg_{kFloat8Oid}, min_{kFloat8Oid},
+      max_{kFloat8Oid}, p50_{kFloat8Oid}, p95_{kFloat8Oid}, p99_{kFloat8Oid}, tags_{kTextOid},
+      key_{kTextOid}, sketch_{kByteaOid}, final_{kBoolOid}, revision_{kInt8Oid},
+      partition_{kInt4Oid};
+};
+
+// The same for the series catalog (metrics.series, migration 0003): INSERT ... ON CONFLICT
+// (series_key) DO UPDATE, where last_window_start moves to the given start unless it is already
+// later.
 PgStatementSpec UpsertSeriesStatement(absl::string_view name);
 
-// The parameters of UpsertSeriesStatement for the series of `window`. Fails like
-// UpsertWindowParams.
-absl::StatusOr<PgParams> UpsertSeriesParams(const v1::WindowAggregate& window);
+// The parameters of UpsertSeriesStatement: the series of 1-minute windows, each series once (a
+// series added twice keeps its latest window start), in key order.
+class SeriesRows {
+ public:
+  // Fails like WindowRows::Add.
+  absl::Status Add(const v1::WindowAggregate& window);
+  int size() const { return static_cast<int>(series_.size()); }
+  PgParams Params() const;
+
+ private:
+  struct Entry {
+    std::string service_id;
+    std::string metric_name;
+    std::string tags_json;
+    absl::Time last_window_start;
+  };
+  std::map<std::string, Entry> series_;
+};
 
 // The windows a claim of a partition reloads: parameters $1 = partition (int4), $2 =
 // ClaimFinalWindowsFrom(watermark) (timestamptz). Results in binary, read by WindowFromRow.

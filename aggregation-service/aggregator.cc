@@ -139,10 +139,12 @@ absl::Status Aggregator::Tick(
   size_t open = 0;
   size_t keys = 0;
   absl::Duration watermark_delay;
+  bool caught_up_everywhere = true;
   for (auto& [id, p] : partitions_) {
     const std::optional<int64_t> high = high_watermark(id);
     const int64_t position = std::max<int64_t>(p.next_offset, 0);
     const bool caught_up = high.has_value() && position >= *high;
+    caught_up_everywhere = caught_up_everywhere && caught_up;
     if (high.has_value()) lag += std::max<int64_t>(0, *high - position);
     p.engine->Advance(now, caught_up && now - p.last_record >= options_.idle_after);
     open += p.engine->open_windows();
@@ -158,7 +160,9 @@ absl::Status Aggregator::Tick(
   deps_.metrics->SetOutboxUnconfirmed(unconfirmed());
   if (next_checkpoint_ == absl::InfinitePast()) {
     next_checkpoint_ = now + options_.checkpoint_interval;
-  } else if (now >= next_checkpoint_) {
+    last_checkpoint_ = now;
+  } else if (now >= next_checkpoint_ ||
+             (caught_up_everywhere && now >= last_checkpoint_ + options_.checkpoint_interval)) {
     RepublishFailed();
     (void)CheckpointNow();  // failures are logged, counted and retried at the next interval
     // Checkpoints run on this thread. When one is slow (many changed windows, e.g. replaying a
@@ -166,6 +170,7 @@ absl::Status Aggregator::Tick(
     // max_checkpoint_share of the loop and consumption is not starved; each then carries more
     // records for about the same number of window rows.
     const absl::Time end = deps_.clock->Now();
+    last_checkpoint_ = end;
     const double share = options_.max_checkpoint_share;
     next_checkpoint_ =
         end + std::max(options_.checkpoint_interval, (end - now) * ((1 - share) / share));

@@ -58,6 +58,12 @@ absl::StatusOr<CheckpointResult> FakeAggregateStore::Checkpoint(
     const std::vector<PartitionCheckpoint>& checkpoints) {
   if (checkpoints.empty()) return CheckpointResult{};
   RETURN_IF_ERROR(ValidateCheckpoints(checkpoints));
+  std::function<void()> hook;
+  {
+    absl::MutexLock lock(&mu_);
+    hook = on_checkpoint_;
+  }
+  if (hook) hook();
   absl::MutexLock lock(&mu_);
   ++calls_;
   const std::optional<Failure> failure = TakeFailure();
@@ -159,6 +165,11 @@ void FakeAggregateStore::FailNextCalls(int calls, Failure failure) {
 int FakeAggregateStore::calls() const {
   absl::MutexLock lock(&mu_);
   return calls_;
+}
+
+void FakeAggregateStore::OnCheckpoint(std::function<void()> hook) {
+  absl::MutexLock lock(&mu_);
+  on_checkpoint_ = std::move(hook);
 }
 
 std::vector<DedupChunk> FakeAggregateStore::DedupOf(int32_t partition) const {

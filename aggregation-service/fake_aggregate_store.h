@@ -71,6 +71,9 @@ class FakeAggregateStore final : public AggregateStore {
   void FailNextCalls(int calls, Failure failure = Failure::kBeforeWrite);
   // ClaimPartition and Checkpoint calls so far, failed ones included.
   int calls() const;
+  // Runs `hook` at the start of every Checkpoint call (outside the store's lock), e.g. to move a
+  // fake clock as a slow database would.
+  void OnCheckpoint(std::function<void()> hook);
 
  private:
   using WindowKey = std::tuple<std::string, v1::WindowSize, absl::Time>;
@@ -102,6 +105,7 @@ class FakeAggregateStore final : public AggregateStore {
   int failures_left_ ABSL_GUARDED_BY(mu_) = 0;
   Failure failure_ ABSL_GUARDED_BY(mu_) = Failure::kBeforeWrite;
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void()> on_checkpoint_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace streammetrics::aggregation

@@ -50,7 +50,34 @@ absl::Time FromPgMicros(int64_t micros) {
   return absl::FromUnixMicros(kPgEpochUnixMicros) + absl::Microseconds(micros);
 }
 
+std::string EncodeDouble(double value) { return BigEndian(std::bit_cast<uint64_t>(value), 8); }
+std::string EncodeBool(bool value) { return std::string(1, value ? '\1' : '\0'); }
+std::string EncodeTimestamp(absl::Time value) {
+  return BigEndian(static_cast<uint64_t>(PgMicros(value)), 8);
+}
+
 }  // namespace
+
+PgArray& PgArray::Add(absl::string_view bytes) {
+  elements_ += BigEndian(bytes.size(), 4);
+  elements_.append(bytes.data(), bytes.size());
+  ++count_;
+  return *this;
+}
+
+PgArray& PgArray::Int32(int32_t value) { return Add(BigEndian(static_cast<uint32_t>(value), 4)); }
+PgArray& PgArray::Int64(int64_t value) { return Add(BigEndian(static_cast<uint64_t>(value), 8)); }
+PgArray& PgArray::Double(double value) { return Add(EncodeDouble(value)); }
+PgArray& PgArray::Bool(bool value) { return Add(EncodeBool(value)); }
+PgArray& PgArray::Bytes(absl::string_view value) { return Add(value); }
+PgArray& PgArray::Timestamp(absl::Time value) { return Add(EncodeTimestamp(value)); }
+
+std::string PgArray::Encode() const {
+  // ndim 1, no NULLs, element type, then the one dimension: length and lower bound 1.
+  std::string out = BigEndian(1, 4) + BigEndian(0, 4) + BigEndian(element_type_, 4) +
+                    BigEndian(static_cast<uint32_t>(count_), 4) + BigEndian(1, 4);
+  return out + elements_;
+}
 
 PgParams& PgParams::Add(std::string bytes, int format) {
   lengths_.push_back(static_cast<int>(bytes.size()));
@@ -68,17 +95,15 @@ PgParams& PgParams::Int64(int64_t value) {
   return Add(BigEndian(static_cast<uint64_t>(value), 8), 1);
 }
 
-PgParams& PgParams::Double(double value) {
-  return Add(BigEndian(std::bit_cast<uint64_t>(value), 8), 1);
-}
+PgParams& PgParams::Double(double value) { return Add(EncodeDouble(value), 1); }
 
-PgParams& PgParams::Bool(bool value) { return Add(std::string(1, value ? '\1' : '\0'), 1); }
+PgParams& PgParams::Bool(bool value) { return Add(EncodeBool(value), 1); }
 
 PgParams& PgParams::Bytes(absl::string_view value) { return Add(std::string(value), 1); }
 
-PgParams& PgParams::Timestamp(absl::Time value) {
-  return Add(BigEndian(static_cast<uint64_t>(PgMicros(value)), 8), 1);
-}
+PgParams& PgParams::Timestamp(absl::Time value) { return Add(EncodeTimestamp(value), 1); }
+
+PgParams& PgParams::Array(const PgArray& array) { return Add(array.Encode(), 1); }
 
 PgParams& PgParams::Null() {
   Add(std::string(), 1);

@@ -21,13 +21,18 @@
 namespace streammetrics::aggregation {
 namespace {
 
+// Windows per upsert statement: big enough that a checkpoint of tens of thousands of windows is
+// a handful of statements, small enough to bound one statement's arrays (about 1 MB per 5,000
+// windows with 100-byte sketches).
+constexpr int kWindowsPerStatement = 5000;
+
 // Prepared statement names.
 constexpr char kClaim[] = "sm_claim";
 constexpr char kClaimWindows[] = "sm_claim_windows";
 constexpr char kClaimDedup[] = "sm_claim_dedup";
 constexpr char kClaimOutbox[] = "sm_claim_outbox";
 constexpr char kFence[] = "sm_fence";
-constexpr char kUpsertWindow[] = "sm_upsert_window";
+constexpr char kUpsertWindows[] = "sm_upsert_windows";
 constexpr char kUpsertSeries[] = "sm_upsert_series";
 constexpr char kInsertDedup[] = "sm_insert_dedup";
 constexpr char kReleaseDedup[] = "sm_release_dedup";
@@ -62,7 +67,7 @@ std::vector<PgStatementSpec> Statements() {
        "UPDATE metrics.consumer_offsets SET next_offset = $4, watermark = $5, updated_at = now() "
        "WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND owner_epoch = $6",
        {kTextOid, kTextOid, kInt4Oid, kInt8Oid, kTimestamptzOid, kInt8Oid}},
-      UpsertWindowStatement(kUpsertWindow),
+      UpsertWindowsStatement(kUpsertWindows),
       UpsertSeriesStatement(kUpsertSeries),
       {kInsertDedup,
        "INSERT INTO metrics.dedup_keys (consumer_group, partition, window_start, keys) "
@@ -72,10 +77,17 @@ std::vector<PgStatementSpec> Statements() {
        "DELETE FROM metrics.dedup_keys WHERE consumer_group = $1 AND partition = $2 AND "
        "window_start < $3",
        {kTextOid, kInt4Oid, kTimestamptzOid}},
+      // Every outbox record of a partition in one statement; their ids come back in input order.
+      // The ids are drawn in the CTE (materialized: it is read twice), so each row's id is known
+      // next to its position, which a plain INSERT ... RETURNING does not promise.
       {kInsertOutbox,
-       "INSERT INTO metrics.outbox (consumer_group, partition, topic, key, value) "
-       "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-       {kTextOid, kInt4Oid, kTextOid, kByteaOid, kByteaOid}},
+       "WITH r AS (SELECT nextval('metrics.outbox_id_seq') AS id, topic, key, value, ord "
+       "FROM unnest($3::text[], $4::bytea[], $5::bytea[]) WITH ORDINALITY "
+       "AS u(topic, key, value, ord)), "
+       "i AS (INSERT INTO metrics.outbox (id, consumer_group, partition, topic, key, value) "
+       "SELECT id, $1, $2, topic, key, value FROM r) "
+       "SELECT id FROM r ORDER BY ord",
+       {kTextOid, kInt4Oid, kTextArrayOid, kByteaArrayOid, kByteaArrayOid}},
       // Scoped to the group and partition, so a wrong id can never delete another's record.
       {kDeleteOutbox,
        "DELETE FROM metrics.outbox WHERE consumer_group = $1 AND partition = $2 AND "
@@ -270,28 +282,45 @@ absl::StatusOr<CheckpointResult> PostgresAggregateStore::WriteCheckpoint(
   }
   if (!result.fenced.empty()) return result;
 
-  // Round trip 2: every write, then COMMIT. The window behind each statement, to name it when
-  // the database refuses its row.
+  // Round trip 2: every write, then COMMIT. The windows behind each statement, to name the one
+  // the database refuses.
   std::vector<PgStatement> writes;
-  std::vector<const v1::WindowAggregate*> window_of;
-  std::vector<std::vector<size_t>> outbox_statements(checkpoints.size());
-  auto add = [&writes, &window_of](PgStatement s, const v1::WindowAggregate* w = nullptr) {
+  std::vector<std::vector<const v1::WindowAggregate*>> windows_of;
+  // The statement inserting each partition's outbox records, if any.
+  std::vector<std::optional<size_t>> outbox_statement(checkpoints.size());
+  auto add = [&writes, &windows_of](PgStatement s,
+                                    std::vector<const v1::WindowAggregate*> windows = {}) {
     writes.push_back(std::move(s));
-    window_of.push_back(w);
+    windows_of.push_back(std::move(windows));
   };
-  for (size_t i = 0; i < checkpoints.size(); ++i) {
-    const PartitionCheckpoint& cp = checkpoints[i];
+  // Windows go kWindowsPerStatement to a statement, whatever their partition.
+  WindowRows rows(group);
+  std::vector<const v1::WindowAggregate*> in_rows;
+  auto add_rows = [&] {
+    if (rows.size() == 0) return;
+    add(Prepared(kUpsertWindows, rows.Params()), std::move(in_rows));
+    rows = WindowRows(group);
+    in_rows.clear();
+  };
+  SeriesRows series;
+  std::vector<const v1::WindowAggregate*> in_series;
+  for (const PartitionCheckpoint& cp : checkpoints) {
     for (const v1::WindowAggregate& w : cp.delta.windows) {
-      ASSIGN_OR_RETURN(PgParams params,
-                       UpsertWindowParams(w, config_.consumer_group, cp.partition));
-      add(Prepared(kUpsertWindow, std::move(params)), &w);
+      RETURN_IF_ERROR(rows.Add(w, cp.partition));
+      in_rows.push_back(&w);
+      if (rows.size() >= kWindowsPerStatement) add_rows();
       // A series' catalog row changes only when it gets a new 1-minute window: revision 1 is
       // that window's first write (a repeat after an ambiguous commit is harmless).
       if (w.window_size() == v1::WINDOW_SIZE_1M && w.revision() == 1) {
-        ASSIGN_OR_RETURN(PgParams series, UpsertSeriesParams(w));
-        add(Prepared(kUpsertSeries, std::move(series)), &w);
+        RETURN_IF_ERROR(series.Add(w));
+        in_series.push_back(&w);
       }
     }
+  }
+  add_rows();
+  if (series.size() > 0) add(Prepared(kUpsertSeries, series.Params()), std::move(in_series));
+  for (size_t i = 0; i < checkpoints.size(); ++i) {
+    const PartitionCheckpoint& cp = checkpoints[i];
     for (const DedupChunk& chunk : cp.delta.dedup_added) {
       add(Prepared(kInsertDedup, PgParams()
                                      .Bytes(group)
@@ -304,14 +333,17 @@ absl::StatusOr<CheckpointResult> PostgresAggregateStore::WriteCheckpoint(
           kReleaseDedup,
           PgParams().Bytes(group).Int32(cp.partition).Timestamp(cp.delta.dedup_release_before)));
     }
-    for (const OutboxRecord& record : cp.outbox_add) {
-      outbox_statements[i].push_back(writes.size());
-      add(Prepared(kInsertOutbox, PgParams()
-                                      .Bytes(group)
-                                      .Int32(cp.partition)
-                                      .Bytes(record.topic)
-                                      .Bytes(record.key)
-                                      .Bytes(record.value)));
+    if (!cp.outbox_add.empty()) {
+      PgArray topics(kTextOid), keys(kByteaOid), values(kByteaOid);
+      for (const OutboxRecord& record : cp.outbox_add) {
+        topics.Bytes(record.topic);
+        keys.Bytes(record.key);
+        values.Bytes(record.value);
+      }
+      outbox_statement[i] = writes.size();
+      add(Prepared(
+          kInsertOutbox,
+          PgParams().Bytes(group).Int32(cp.partition).Array(topics).Array(keys).Array(values)));
     }
     if (!cp.outbox_delivered.empty()) {
       add(Prepared(
@@ -322,18 +354,29 @@ absl::StatusOr<CheckpointResult> PostgresAggregateStore::WriteCheckpoint(
   add(Sql("COMMIT"));
   absl::StatusOr<std::vector<PgResult>> written = conn.RunPipeline(writes, "checkpoint", &error);
   if (!written.ok()) {
-    const v1::WindowAggregate* window =
-        error.statement.has_value() ? window_of[*error.statement] : nullptr;
-    if (window == nullptr || !absl::IsInvalidArgument(written.status())) return written.status();
-    // PostgreSQL's "value too long for type character varying(100)" does not say which column.
-    if (error.sqlstate == "22001") RETURN_IF_ERROR(CheckColumnWidths(*window));
+    const std::vector<const v1::WindowAggregate*> none;
+    const std::vector<const v1::WindowAggregate*>& windows =
+        error.statement.has_value() ? windows_of[*error.statement] : none;
+    if (windows.empty() || !absl::IsInvalidArgument(written.status())) return written.status();
+    // PostgreSQL's "value too long for type character varying(100)" says neither which column
+    // nor which row: the widths check finds the window.
+    if (error.sqlstate == "22001") {
+      for (const v1::WindowAggregate* w : windows) RETURN_IF_ERROR(CheckColumnWidths(*w));
+    }
     return absl::InvalidArgumentError(
-        absl::StrCat("window ", DescribeWindow(*window), ": ", written.status().message()));
+        absl::StrCat(windows.size() == 1 ? "window " : "one of the windows from ",
+                     DescribeWindow(*windows.front()), ": ", written.status().message()));
   }
   result.outbox_ids.resize(checkpoints.size());
   for (size_t i = 0; i < checkpoints.size(); ++i) {
-    for (size_t statement : outbox_statements[i]) {
-      ASSIGN_OR_RETURN(int64_t id, PgRow((*written)[statement].get(), 0).Int64(0));
+    if (!outbox_statement[i].has_value()) continue;
+    const PGresult* ids = (*written)[*outbox_statement[i]].get();
+    if (static_cast<size_t>(PQntuples(ids)) != checkpoints[i].outbox_add.size()) {
+      return absl::InternalError(absl::StrCat("checkpoint: ", PQntuples(ids), " outbox ids for ",
+                                              checkpoints[i].outbox_add.size(), " records"));
+    }
+    for (int row = 0; row < PQntuples(ids); ++row) {
+      ASSIGN_OR_RETURN(int64_t id, PgRow(ids, row).Int64(0));
       result.outbox_ids[i].push_back(id);
     }
   }

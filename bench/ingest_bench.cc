@@ -1,7 +1,12 @@
-// ingest_bench: acked events per second into the real Kafka cluster, two ways in one tool:
-//   --mode=grpc  through a running ingest service (IngestStream, one BatchAck per batch);
-//   --mode=sink  the same KafkaEventSink and batch preparation driven directly, without gRPC:
-//                the baseline the service is compared with, measured in the same run.
+// ingest_bench: acked events per second into the real Kafka cluster, several ways in one tool:
+//   --mode=grpc   through a running ingest service (IngestStream, one BatchAck per batch);
+//   --mode=sink   the same KafkaEventSink and batch preparation driven directly, without gRPC:
+//                 the baseline the service is compared with, measured in the same run;
+//   --mode=plain  the same records through a bare librdkafka producer with the same properties
+//                 (PlainProducerSink): the ceiling;
+//   --mode=serve-null  no load: serves IngestService on --listen in front of a sink that keeps
+//                 nothing (NullEventSink) for --duration or until SIGTERM, so --mode=grpc against
+//                 it measures what gRPC, validation and batch preparation cost.
 // Each stream keeps --window batches in flight. Prints a progress line each second on stderr and
 // one result row (tab-separated, with a header when --header) on stdout. bench/ingest_bench.sh
 // runs the matrix and prints the table.
@@ -14,11 +19,18 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/null_event_sink.h"
+#include "bench/plain_producer_sink.h"
 #include "grpcpp/grpcpp.h"
 #include "ingest-service/batch_preparer.h"
+#include "ingest-service/byte_budget.h"
+#include "ingest-service/ingest_metrics.h"
+#include "ingest-service/ingest_service.h"
 #include "ingest-service/kafka_event_sink.h"
+#include "lib/common/clock.h"
 #include "lib/common/config_loader.h"
 #include "lib/common/log.h"
+#include "lib/common/stop_signals.h"
 #include "streammetrics/v1/ingest.grpc.pb.h"
 
 namespace streammetrics::bench {
@@ -27,6 +39,7 @@ namespace {
 struct Options {
   std::string mode = "grpc";
   std::string target = "127.0.0.1:50051";
+  std::string listen = "127.0.0.1:50061";
   std::string kafka_bootstrap = "127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092";
   std::string kafka_properties;
   std::string events_topic = "metrics-events";
@@ -152,6 +165,34 @@ void SinkStream(const Options& o, int stream, absl::Time end, ingest::EventSink*
   (void)sink->Flush(absl::Seconds(120));
 }
 
+// Serves IngestService over NullEventSink until --duration passes or SIGTERM/SIGINT arrives.
+int ServeNull(const Options& o) {
+  const StopSignals stop = StopSignals::Block();
+  NullEventSink sink;
+  ingest::ByteBudget budget(256 << 20);
+  ingest::IngestMetrics metrics;
+  ingest::IngestDeps deps;
+  deps.sink = &sink;
+  deps.budget = &budget;
+  deps.clock = RealClock::Get();
+  deps.metrics = &metrics;
+  ingest::IngestServiceImpl service(deps);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::fprintf(stderr, "cannot listen on %s\n", o.listen.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "serving IngestService over a null sink on %s\n", o.listen.c_str());
+  (void)stop.Wait(o.duration);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}
+
 double Percentile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -161,8 +202,9 @@ double Percentile(std::vector<double>& v, double q) {
 int Run(int argc, char** argv) {
   Options o;
   ConfigLoader loader("ingest_bench");
-  loader.String("mode", &o.mode, "grpc (through the ingest service) or sink (baseline).");
+  loader.String("mode", &o.mode, "grpc, sink, plain or serve-null (see the file comment).");
   loader.String("target", &o.target, "Ingest service address (grpc mode).");
+  loader.String("listen", &o.listen, "Address to serve on (serve-null mode).");
   loader.String("kafka_bootstrap", &o.kafka_bootstrap, "Kafka brokers (sink mode).");
   loader.String("kafka_properties", &o.kafka_properties, "Extra producer properties (sink mode).");
   loader.String("events_topic", &o.events_topic, "Topic (sink mode).");
@@ -177,22 +219,28 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 2;
   }
-  std::unique_ptr<ingest::KafkaEventSink> sink;
-  if (o.mode == "sink") {
+  if (o.mode == "serve-null") return ServeNull(o);
+  std::unique_ptr<ingest::EventSink> sink;
+  if (o.mode == "sink" || o.mode == "plain") {
     ingest::KafkaSinkConfig config;
     config.bootstrap_servers = o.kafka_bootstrap;
     config.events_topic = o.events_topic;
     auto props = kafka::ParseProperties(o.kafka_properties);
     if (!props.ok()) return 2;
     config.extra_properties = *props;
-    auto created = ingest::KafkaEventSink::Create(config);
+    absl::StatusOr<std::unique_ptr<ingest::EventSink>> created;
+    if (o.mode == "sink") {
+      created = ingest::KafkaEventSink::Create(config);
+    } else {
+      created = PlainProducerSink::Create(config);
+    }
     if (!created.ok()) {
       std::fprintf(stderr, "%s\n", created.status().ToString().c_str());
       return 1;
     }
     sink = std::move(*created);
   } else if (o.mode != "grpc") {
-    std::fprintf(stderr, "--mode must be grpc or sink\n");
+    std::fprintf(stderr, "--mode must be grpc, sink, plain or serve-null\n");
     return 2;
   }
 
@@ -226,7 +274,8 @@ int Run(int argc, char** argv) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   done = true;
   progress.join();
-  if (sink) (void)sink->Close(absl::Seconds(60));
+  if (sink) (void)sink->Flush(absl::Seconds(60));
+  sink.reset();
 
   std::vector<double> lat;
   {

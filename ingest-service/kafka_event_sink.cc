@@ -70,7 +70,7 @@ KafkaEventSink::KafkaEventSink(KafkaSinkConfig config, KafkaSinkHooks hooks)
 
 KafkaEventSink::~KafkaEventSink() { (void)Close(absl::Seconds(30)); }
 
-absl::StatusOr<kafka::HandlePtr> KafkaEventSink::MakeProducer() {
+kafka::Properties KafkaEventSink::ProducerProperties(const KafkaSinkConfig& config) {
   kafka::Properties props = {
       // Throughput defaults, measured with bench/ingest_bench (see docs/operations.md); each can
       // be overridden through extra_properties.
@@ -82,14 +82,18 @@ absl::StatusOr<kafka::HandlePtr> KafkaEventSink::MakeProducer() {
       {"queue.buffering.max.messages", "2000000"},
       {"queue.buffering.max.kbytes", "1048576"},
   };
-  props.insert(props.end(), config_.extra_properties.begin(), config_.extra_properties.end());
+  props.insert(props.end(), config.extra_properties.begin(), config.extra_properties.end());
   // Zero loss is not negotiable: re-assert its settings after any pass-through.
-  for (auto& p : kafka::ZeroLossProducerProperties(config_.bootstrap_servers)) {
+  for (auto& p : kafka::ZeroLossProducerProperties(config.bootstrap_servers)) {
     props.push_back(std::move(p));
   }
   props.emplace_back("message.timeout.ms",
-                     std::to_string(absl::ToInt64Milliseconds(config_.message_timeout)));
-  ASSIGN_OR_RETURN(kafka::ConfPtr conf, kafka::MakeConf(props));
+                     std::to_string(absl::ToInt64Milliseconds(config.message_timeout)));
+  return props;
+}
+
+absl::StatusOr<kafka::HandlePtr> KafkaEventSink::MakeProducer() {
+  ASSIGN_OR_RETURN(kafka::ConfPtr conf, kafka::MakeConf(ProducerProperties(config_)));
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaEventSink::OnDeliveryReport);
   rd_kafka_conf_set_error_cb(conf.get(), &KafkaEventSink::OnError);
@@ -154,10 +158,9 @@ size_t KafkaEventSink::Produce(rd_kafka_t* rk, Batch* batch, size_t from) {
       rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
                           static_cast<ssize_t>(value.size()));
     }
-    const std::string& topic =
-        !r.topic.empty() ? r.topic
-        : r.destination == Destination::kEvents ? config_.events_topic
-                                                : config_.dead_letter_topic;
+    const std::string& topic = !r.topic.empty()                        ? r.topic
+                               : r.destination == Destination::kEvents ? config_.events_topic
+                                                                       : config_.dead_letter_topic;
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),

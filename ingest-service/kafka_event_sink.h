@@ -54,6 +54,11 @@ class KafkaEventSink final : public EventSink {
   // Creates the producer, checks the topics and starts the delivery thread.
   // Fails with InvalidArgument for bad properties, FailedPrecondition when topics are missing or
   // mis-sized, Unavailable when no broker answers within metadata_timeout.
+  // Every producer property the sink sets for `config`, in order (later ones win): throughput
+  // defaults, config.extra_properties, the zero-loss settings, message.timeout.ms. Public so a
+  // benchmark can build a plain producer with exactly these settings.
+  static kafka::Properties ProducerProperties(const KafkaSinkConfig& config);
+
   static absl::StatusOr<std::unique_ptr<KafkaEventSink>> Create(KafkaSinkConfig config,
                                                                 KafkaSinkHooks hooks = {});
 

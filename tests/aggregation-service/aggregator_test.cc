@@ -191,6 +191,39 @@ TEST_F(AggregatorTest, FailedCheckpointIsKeptAndRetried) {
   EXPECT_EQ(Stored(Event(kT0, 1), v1::WINDOW_SIZE_1M, kT0)->count(), 10u);
 }
 
+TEST_F(AggregatorTest, ASlowCheckpointDelaysTheNextOnlyWhileRecordsWait) {
+  options_.checkpoint_interval = absl::Seconds(1);
+  options_.max_checkpoint_share = 0.25;
+  StartInstance();
+  for (int i = 0; i < 40; ++i) Append(0, EventRecord(Event(kT0 + absl::Seconds(i), 1), 1, i));
+  source_->Assign({0});
+  // Each checkpoint takes 4 s of the clock: at a share of 0.25 the next may start 12 s later.
+  store_.OnCheckpoint([this] { clock_.Advance(absl::Seconds(4)); });
+  int checkpoints = 0;
+  // One second, one record, one tick; returns whether that tick checkpointed.
+  auto step = [&](size_t records) {
+    clock_.Advance(absl::Seconds(1));
+    EXPECT_TRUE(source_
+                    ->Poll(absl::ZeroDuration(), records,
+                           [&](const SourceRecord& r) { aggregator_->Consume(r); })
+                    .ok());
+    const int before = store_.calls();
+    EXPECT_TRUE(aggregator_->Tick([&](int32_t p) { return source_->HighWatermark(p); }).ok());
+    checkpoints += store_.calls() - before;
+    return store_.calls() > before;
+  };
+  step(1);  // the first tick only schedules
+  ASSERT_TRUE(step(1)) << "due after one interval";
+  EXPECT_EQ(checkpoints, 1);
+  // Records wait: 12 s without a checkpoint, then the next one.
+  for (int i = 0; i < 11; ++i) EXPECT_FALSE(step(1)) << i;
+  EXPECT_TRUE(step(1));
+  // Caught up (the rest read at once): nothing is starved, so the next comes one interval after
+  // the last ended instead of 12 s.
+  EXPECT_TRUE(step(100));
+  EXPECT_EQ(checkpoints, 3);
+}
+
 TEST_F(AggregatorTest, CommitWhoseOutcomeWasUnknownIsRetriedWithoutDoubleCounting) {
   StartInstance();
   for (int i = 0; i < 10; ++i) Append(0, EventRecord(Event(kT0 + absl::Seconds(i), 1), 1, i));

@@ -90,6 +90,52 @@ TEST(PgBinaryTest, EncodingsMatchTheServersFormats) {
   EXPECT_EQ(params.formats()[2], 0);
 }
 
+TEST(PgBinaryTest, ArraysFollowArraySendsLayout) {
+  // array_send: ndim, has-nulls flag, element oid, then per dimension its length and lower
+  // bound, then each element as a length and its bytes (each element encoded like a scalar).
+  PgArray ints(kInt4Oid);
+  ints.Int32(1).Int32(-2);
+  EXPECT_EQ(ints.size(), 2);
+  EXPECT_EQ(ints.Encode(), std::string("\0\0\0\1"
+                                       "\0\0\0\0"
+                                       "\0\0\0\x17"
+                                       "\0\0\0\2"
+                                       "\0\0\0\1"
+                                       "\0\0\0\4\0\0\0\1"
+                                       "\0\0\0\4\xff\xff\xff\xfe",
+                                       36));
+  PgArray texts(kTextOid);
+  texts.Bytes("ab").Bytes("");
+  EXPECT_EQ(texts.Encode().substr(20), std::string("\0\0\0\2ab\0\0\0\0", 10));
+  PgArray empty(kFloat8Oid);
+  EXPECT_EQ(empty.Encode(), std::string("\0\0\0\1\0\0\0\0\0\0\x02\xbd\0\0\0\0\0\0\0\1", 20));
+
+  // Elements are encoded exactly like the scalar parameters.
+  const absl::Time t = absl::FromUnixMicros(1'800'000'000'123'456);
+  PgParams scalars;
+  scalars.Int64(-5).Double(0.1).Bool(true).Timestamp(t);
+  const std::vector<std::pair<PgArray, int>> arrays = [&] {
+    std::vector<std::pair<PgArray, int>> out;
+    out.emplace_back(PgArray(kInt8Oid), 0);
+    out.back().first.Int64(-5);
+    out.emplace_back(PgArray(kFloat8Oid), 1);
+    out.back().first.Double(0.1);
+    out.emplace_back(PgArray(kBoolOid), 2);
+    out.back().first.Bool(true);
+    out.emplace_back(PgArray(kTimestamptzOid), 3);
+    out.back().first.Timestamp(t);
+    return out;
+  }();
+  for (const auto& [array, i] : arrays) {
+    const std::string element = array.Encode().substr(24);
+    EXPECT_EQ(element, std::string(scalars.Pointers()[i], scalars.lengths()[i])) << i;
+  }
+  PgParams params;
+  params.Array(ints);
+  EXPECT_EQ(params.formats()[0], 1);
+  EXPECT_EQ(std::string(params.Pointers()[0], params.lengths()[0]), ints.Encode());
+}
+
 TEST(PgBinaryTest, SubMicrosecondsRoundTowardThePast) {
   PgParams params;
   params.Timestamp(absl::FromUnixNanos(1'800'000'000'000'000'999))

@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/postgres_store_fixture.h"
@@ -277,6 +278,53 @@ TEST_F(PostgresAggregateStoreTest, OutboxRecordsAreReturnedUntilDelivered) {
   ASSERT_TRUE(claim.ok()) << claim.status();
   EXPECT_THAT(Values(claim->outbox), ElementsAre("r2"));
   EXPECT_THAT(StoredOutbox(P(1)), ElementsAre("other"));
+}
+
+TEST_F(PostgresAggregateStoreTest, ThousandsOfWindowsAcrossPartitionsGoInBulkAndExactly) {
+  // More windows than one statement carries (5,000), over two partitions, with every value
+  // checked afterwards; and one series with two new 1-minute windows in the same checkpoint,
+  // which the catalog records once with the later start.
+  ASSERT_TRUE(store_->ClaimPartition(P(0)).ok());
+  ASSERT_TRUE(store_->ClaimPartition(P(1)).ok());
+  PartitionCheckpoint a = Progress(P(0), 1, 100);
+  PartitionCheckpoint b = Progress(P(1), 1, 200);
+  constexpr int kSeries = 6001;
+  for (int i = 0; i < kSeries; ++i) {
+    PartitionCheckpoint& cp = i % 2 == 0 ? a : b;
+    cp.delta.windows.push_back(Window({.metric = absl::StrCat("m", i),
+                                       .values = {1.0 * i, 0.5},
+                                       .revision = static_cast<uint64_t>(i % 3 + 1)}));
+    cp.delta.windows.push_back(Window({.metric = absl::StrCat("m", i),
+                                       .size = v1::WINDOW_SIZE_5M,
+                                       .values = {1.0 * i, 0.5, 2},
+                                       .revision = 1}));
+  }
+  a.delta.windows.push_back(
+      Window({.metric = "m0", .start = kT0 + absl::Minutes(1), .revision = 1}));
+  absl::StatusOr<CheckpointResult> result = store_->Checkpoint({a, b});
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  // Every value is exact in a double, so the sum is compared exactly. m0's second window holds
+  // the default values, which sum to 266.5.
+  const double sum = 1.0 * kSeries * (kSeries - 1) + 3.0 * kSeries + 266.5;
+  EXPECT_THAT(Rows("SELECT count(*), sum(count), sum(sum) = $2::float8, "
+                   "count(DISTINCT source_partition) FROM metrics.metric_aggregates "
+                   "WHERE service_id = $1",
+                   {service_ + "svc", absl::StrFormat("%.1f", sum)}),
+              ElementsAre(absl::StrCat(2 * kSeries + 1, "|", 5 * kSeries + 3, "|t|2")));
+  const v1::WindowAggregate probe =
+      Window({.metric = "m4321", .values = {4321, 0.5}, .revision = 4321 % 3 + 1});
+  absl::StatusOr<PartitionClaim> claim = NewStore()->ClaimPartition(P(1));
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  EXPECT_EQ(claim->snapshot.windows.size(), 2u * (kSeries / 2));
+  EXPECT_THAT(claim->snapshot.windows, ::testing::Contains(EqualsProto(probe)));
+  // Catalog rows only for revision-1 one-minute windows, m0 once with its later window.
+  EXPECT_THAT(Rows("SELECT count(*) FROM metrics.series WHERE service_id = $1", {service_ + "svc"}),
+              ElementsAre(absl::StrCat((kSeries + 2) / 3)));
+  EXPECT_THAT(Rows("SELECT extract(epoch FROM last_window_start)::bigint FROM metrics.series "
+                   "WHERE service_id = $1 AND metric_name = 'm0'",
+                   {service_ + "svc"}),
+              ElementsAre(absl::StrCat(absl::ToUnixSeconds(kT0) + 60)));
 }
 
 TEST_F(PostgresAggregateStoreTest, TooLongServiceIdIsInvalidArgumentAndWritesNothing) {

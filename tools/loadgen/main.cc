@@ -95,6 +95,11 @@ int Main(int argc, char** argv) {
   summary.p99_ms = ledger.LatencyMs(0.99);
   summary.p999_ms = ledger.LatencyMs(0.999);
   summary.max_ms = ledger.LatencyMs(1);
+  for (int i = 1; i <= 100; ++i) {
+    const double q = i / 100.0;
+    summary.latency_cdf.emplace_back(q, ledger.LatencyMs(q));
+    if (i == 99) summary.latency_cdf.emplace_back(0.999, summary.p999_ms);
+  }
   std::printf("\n%s", RunTable(summary).c_str());
   for (const std::string& p : summary.totals.problems) std::printf("problem: %s\n", p.c_str());
   for (const std::string& s : ledger.samples()) std::printf("unexpected: %s\n", s.c_str());

@@ -162,6 +162,9 @@ std::string ReportJson(const RunSummary& s) {
       absl::StrCat("\"ack_ms\":{\"p50\":", s.p50_ms, ",\"p90\":", s.p90_ms, ",\"p99\":", s.p99_ms,
                    ",\"p999\":", s.p999_ms, ",\"max\":", s.max_ms, "}"),
   };
+  std::vector<std::string> cdf;
+  for (const auto& [q, ms] : s.latency_cdf) cdf.push_back(absl::StrCat("[", q, ",", ms, "]"));
+  fields.push_back(absl::StrCat("\"ack_ms_cdf\":[", absl::StrJoin(cdf, ","), "]"));
   if (s.verify.has_value()) {
     const VerifyReport& r = *s.verify;
     fields.push_back(absl::StrCat(

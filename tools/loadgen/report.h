@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "tools/loadgen/ledger.h"
@@ -39,6 +41,8 @@ struct RunSummary {
   LedgerCounts counts;
   // Ack latency from the intended send time, milliseconds.
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
+  // (quantile, milliseconds) from 0.01 to 1, for plotting the distribution (JSON only).
+  std::vector<std::pair<double, double>> latency_cdf;
   std::optional<VerifyReport> verify;
 };
 

@@ -60,8 +60,7 @@ absl::StatusOr<SeriesCatalog> SeriesCatalog::Create(const CatalogShape& shape) {
     for (int64_t m = 0; m < shape.metrics; ++m) {
       // The first round of names is plain; later rounds get a suffix ("http.request.duration.1").
       const MetricKind& t = kKinds[m % kKindCount];
-      const std::string name =
-          m < kKindCount ? t.name : absl::StrCat(t.name, ".", m / kKindCount);
+      const std::string name = m < kKindCount ? t.name : absl::StrCat(t.name, ".", m / kKindCount);
       for (int64_t k = 0; k < sets; ++k) {
         v1::MetricEvent e;
         e.set_service_id(catalog.services_.back());

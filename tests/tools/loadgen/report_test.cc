@@ -83,6 +83,7 @@ TEST(ReportTest, VerifyTableSaysPassOrFailAndListsDifferences) {
 
 TEST(ReportTest, JsonParsesAndCarriesTheNumbers) {
   RunSummary s = Summary();
+  s.latency_cdf = {{0.5, 3.0}, {1.0, 9.5}};
   s.verify = VerifyReport();
   s.verify->windows_expected = 2;
   s.verify->windows_equal = 2;
@@ -95,6 +96,10 @@ TEST(ReportTest, JsonParsesAndCarriesTheNumbers) {
   EXPECT_EQ(f.at("events_accepted").number_value(), 49500);
   EXPECT_EQ(f.at("ack_ms").struct_value().fields().at("p99").number_value(), 12.34);
   EXPECT_TRUE(f.at("verify").struct_value().fields().at("passed").bool_value());
+  const auto& cdf = f.at("ack_ms_cdf").list_value();
+  ASSERT_EQ(cdf.values_size(), 2);
+  EXPECT_EQ(cdf.values(1).list_value().values(0).number_value(), 1.0);
+  EXPECT_EQ(cdf.values(1).list_value().values(1).number_value(), 9.5);
   EXPECT_EQ(f.at("verify").struct_value().fields().at("events_expected").number_value(), 9);
   s.verify.reset();
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ReportJson(s), &parsed).ok());

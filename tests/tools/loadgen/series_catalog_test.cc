@@ -42,8 +42,8 @@ TEST(SeriesCatalogTest, ZeroTagSetsMeansOneSeriesWithoutTags) {
 }
 
 TEST(SeriesCatalogTest, MetricNamesRepeatWithASuffixAfterTheEightKinds) {
-  SeriesCatalog c = *SeriesCatalog::Create({.run_id = "r", .services = 1, .metrics = 17,
-                                            .tag_sets = 0});
+  SeriesCatalog c =
+      *SeriesCatalog::Create({.run_id = "r", .services = 1, .metrics = 17, .tag_sets = 0});
   EXPECT_EQ(c.series(0).metric_name(), "http.request.duration");
   EXPECT_EQ(c.series(7).metric_name(), "batch.processing.time");
   EXPECT_EQ(c.series(8).metric_name(), "http.request.duration.1");
