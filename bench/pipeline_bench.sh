@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # pipeline_bench.sh: the end-to-end benchmark, in one go on the local stack, each stage measured
-# in this run so the ratios compare like with like:
+# in this run so the ratios compare like with like. The ingest stages write to a scratch topic
+# through a second ingest service of the same build, so the running aggregation service stays
+# idle and they measure the ingest path alone:
 #   ceiling   a plain librdkafka producer with the ingest service's producer settings and records
 #             (ingest_bench --mode=plain);
 #   gRPC      the ingest service's gRPC, validation and batch preparation over a sink that keeps
@@ -58,26 +60,58 @@ json_number() {  # file key: the first "key":number in the file
   grep -o "\"$2\":[-0-9.e+]*" "$1" | head -n 1 | cut -d: -f2
 }
 
-read -r ceiling ceiling_p50 ceiling_p99 ceiling_failed < <(bench_row ceiling plain)
+# The scratch topic, laid out like metrics-events, and an ingest service writing to it.
+scratch="bench-ingest-$stamp"
+kafka_topics() {
+  java -cp "$STREAMMETRICS_KAFKA_LIBS/*" -Dlog4j.configuration=file:/dev/null \
+    org.apache.kafka.tools.TopicCommand --bootstrap-server "$STREAMMETRICS_KAFKA_BOOTSTRAP" "$@"
+}
+topic_known() {  # every broker reports the topic's 6 partitions (KRaft spreads them async)
+  for broker in ${STREAMMETRICS_KAFKA_BOOTSTRAP//,/ }; do
+    kcat -L -b "$broker" -t "$scratch" -m 5 2>/dev/null |
+      grep -q "topic \"$scratch\" with 6 partitions" || return 1
+  done
+}
+kafka_topics --create --topic "$scratch" --partitions 6 --replication-factor 3 \
+  --config min.insync.replicas=2 >/dev/null
+wait_until "the scratch topic $scratch" /dev/null 60 topic_known
+scratch_port="${STREAMMETRICS_BENCH_INGEST_PORT:-50062}"
+scratch_metrics_port="${STREAMMETRICS_BENCH_INGEST_METRICS_PORT:-9474}"
+require_free_port bench "$scratch_port"
+require_free_port bench "$scratch_metrics_port"
+"$build/ingest-service/streammetrics-ingest" --ingest_address="$H:$scratch_port" \
+  --ingest_metrics_address="$H:$scratch_metrics_port" --events_topic="$scratch" \
+  >"$out/scratch-ingest.log" 2>&1 &
+scratch_pid=$!
+cleanup() {
+  kill ${null_pid:-} ${sampler:-} ${perf_pids:-} 2>/dev/null || true
+  kill "$scratch_pid" 2>/dev/null && wait "$scratch_pid" 2>/dev/null || true
+  kafka_topics --delete --topic "$scratch" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+wait_until "the scratch ingest service" "$out/scratch-ingest.log" 60 \
+  grep -q "event=ingest_serving" "$out/scratch-ingest.log"
+scratch_address="$H:$scratch_port"
+
+read -r ceiling ceiling_p50 ceiling_p99 ceiling_failed < <(bench_row ceiling plain --events_topic="$scratch")
 
 null_port="${STREAMMETRICS_BENCH_NULL_PORT:-50061}"
 require_free_port bench "$null_port"
 "$ingest_bench" --mode=serve-null --listen="$H:$null_port" --duration=1h 2>"$out/serve-null.log" &
 null_pid=$!
-trap 'kill "$null_pid" 2>/dev/null || true' EXIT
 wait_until "the null-sink ingest server" "$out/serve-null.log" 30 \
   grep -q "serving IngestService" "$out/serve-null.log"
 read -r grpc_null grpc_p50 grpc_p99 grpc_failed < <(bench_row grpc-null grpc --target="$H:$null_port")
 kill "$null_pid" 2>/dev/null || true
 wait "$null_pid" 2>/dev/null || true
 
-read -r ingest ingest_p50 ingest_p99 ingest_failed < <(bench_row ingest grpc --target="$ingest_address")
+read -r ingest ingest_p50 ingest_p99 ingest_failed < <(bench_row ingest grpc --target="$scratch_address")
 
-loadgen_run() {  # label rate [flags...]: runs the load generator, report in $out/label.json
-  local label="$1" rate="$2"
-  shift 2
+loadgen_run() {  # label target rate [flags...]: runs the load generator, report in $out/label.json
+  local label="$1" target="$2" rate="$3"
+  shift 3
   sm_log "$label: streammetrics-loadgen --rate=$rate, $streams streams, ${secs}s"
-  "$loadgen" --target="$ingest_address" --query_target="$query_address" --rate="$rate" \
+  "$loadgen" --target="$target" --query_target="$query_address" --rate="$rate" \
     --duration="${secs}s" --streams="$streams" --services="$services" --metrics="$metrics" \
     --tag_sets="$tag_sets" --run_id="bench-$label-$(date +%s)" --progress_interval=1s \
     --report_json="$out/$label.json" "$@" >"$out/$label.txt" 2>"$out/$label.log"
@@ -85,8 +119,10 @@ loadgen_run() {  # label rate [flags...]: runs the load generator, report in $ou
 
 rate50=$(awk -v m="$ingest" 'BEGIN { printf "%d", m * 0.5 }')
 rate80=$(awk -v m="$ingest" 'BEGIN { printf "%d", m * 0.8 }')
-loadgen_run latency50 "$rate50" || sm_log "latency50: the load generator reported problems (see $out/latency50.txt)"
-loadgen_run latency80 "$rate80" || sm_log "latency80: the load generator reported problems (see $out/latency80.txt)"
+loadgen_run latency50 "$scratch_address" "$rate50" || sm_log "latency50: the load generator reported problems (see $out/latency50.txt)"
+loadgen_run latency80 "$scratch_address" "$rate80" || sm_log "latency80: the load generator reported problems (see $out/latency80.txt)"
+
+cleanup
 
 # Pipeline: sample the aggregator's counted events each second while the load runs and drains.
 counted() {
@@ -102,7 +138,6 @@ start=$(date +%s.%N)
   done
 ) >"$out/counted.txt" &
 sampler=$!
-trap 'kill "$null_pid" "$sampler" ${perf_pids:-} 2>/dev/null || true' EXIT
 perf_pids=""
 if [ "${STREAMMETRICS_BENCH_PROFILE:-0}" = 1 ]; then
   for name in ingest-service aggregation-service; do
@@ -113,7 +148,7 @@ if [ "${STREAMMETRICS_BENCH_PROFILE:-0}" = 1 ]; then
   done
 fi
 pipeline_ok=1
-loadgen_run pipeline 0 --verify --verify_timeout=6m || pipeline_ok=0
+loadgen_run pipeline "$ingest_address" 0 --verify --verify_timeout=6m || pipeline_ok=0
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 [ -n "$perf_pids" ] && wait $perf_pids 2>/dev/null || true
@@ -185,12 +220,14 @@ set title "Pipeline: events per second"
 set xlabel "seconds since start"
 set ylabel "events/s"
 set key bottom right
+set xrange [0:$(awk -v a="$start" -v b="${done_at:-$start}" 'BEGIN { printf "%d", b - a + 10 }')]
 plot "$out/acked_rate.dat" using 1:2 with lines lw 2 title "acked by ingest", \
      "$out/counted_rate.dat" using 1:2 with lines lw 2 title "counted by aggregator"
 set title "Ack latency from intended send time"
 set xlabel "milliseconds"
 set ylabel "fraction of events"
 set logscale x
+set autoscale x
 set key bottom right
 plot "$out/cdf50.dat" using 1:2 with lines lw 2 title "50% of M", \
      "$out/cdf80.dat" using 1:2 with lines lw 2 title "80% of M"

@@ -13,6 +13,9 @@
 namespace streammetrics::loadgen {
 namespace {
 
+// The pacing granularity of a stream (see Stream).
+constexpr absl::Duration kPacingTick = absl::Milliseconds(1);
+
 absl::Status Bad(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("load options: ", why));
 }
@@ -112,13 +115,16 @@ void LoadRunner::Stream(int index, client::MetricsClient* client) {
     if (stream_rate > 0) {
       due = start + absl::Seconds(static_cast<double>(k) / stream_rate);
       if (due > now) {
-        // Sleeping is the pacing itself (open loop); bursts catch up after a stall.
-        absl::SleepFor(std::min(due - now, end - now));
+        // Sleeping is the pacing itself (open loop); bursts catch up after a stall. At least a
+        // tick at a time, sending everything due by then: one wake-up per event would cost more
+        // CPU than the events at high rates.
+        absl::SleepFor(std::min(std::max(due - now, kPacingTick), end - now));
         if (absl::Now() >= end) return;
       }
     }
     if (counted && budget_.fetch_sub(1) <= 0) return;
-    absl::Status sent = client->Send(maker.Make(due - options_.time_offset), options_.send_timeout);
+    absl::Status sent =
+        client->Send(maker.Make(due - options_.time_offset), options_.send_timeout);
     if (sent.ok()) {
       sent_.fetch_add(1, std::memory_order_relaxed);
     } else if (absl::IsDeadlineExceeded(sent)) {
