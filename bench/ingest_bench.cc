@@ -168,9 +168,10 @@ void SinkStream(const Options& o, int stream, absl::Time end, ingest::EventSink*
 // Serves IngestService over NullEventSink until --duration passes or SIGTERM/SIGINT arrives.
 int ServeNull(const Options& o) {
   const StopSignals stop = StopSignals::Block();
-  NullEventSink sink;
+  // Declared before the sink, so they outlive the callbacks it may still run at shutdown.
   ingest::ByteBudget budget(256 << 20);
   ingest::IngestMetrics metrics;
+  NullEventSink sink;
   ingest::IngestDeps deps;
   deps.sink = &sink;
   deps.budget = &budget;

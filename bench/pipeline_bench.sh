@@ -56,8 +56,17 @@ bench_row() {  # label mode [flags...]
   awk -F'\t' '{print $8, $9, $10, $6}' "$out/$label.tsv"
 }
 
-json_number() {  # file key: the first "key":number in the file
-  grep -o "\"$2\":[-0-9.e+]*" "$1" | head -n 1 | cut -d: -f2
+json_number() {  # file key: the first "key":number in the file, empty when there is none
+  grep -o "\"$2\":[-0-9.e+]*" "$1" 2>/dev/null | head -n 1 | cut -d: -f2 || true
+}
+
+# Dies unless every argument is a number: a stage that failed must not skew the ones after it.
+require_numbers() {  # what value...
+  local what="$1"
+  shift
+  for v in "$@"; do
+    [[ "$v" =~ ^[0-9]+(\.[0-9]+)?$ ]] || sm_die "$what: no measurement (see the logs in $out)"
+  done
 }
 
 # The scratch topic, laid out like metrics-events, and an ingest service writing to it.
@@ -83,10 +92,15 @@ require_free_port bench "$scratch_metrics_port"
   --ingest_metrics_address="$H:$scratch_metrics_port" --events_topic="$scratch" \
   >"$out/scratch-ingest.log" 2>&1 &
 scratch_pid=$!
-cleanup() {
-  kill ${null_pid:-} ${sampler:-} ${perf_pids:-} 2>/dev/null || true
-  kill "$scratch_pid" 2>/dev/null && wait "$scratch_pid" 2>/dev/null || true
-  kafka_topics --delete --topic "$scratch" >/dev/null 2>&1 || true
+cleanup() {  # idempotent: each process and the topic are let go of once
+  [ -n "${null_pid:-}" ] && kill "$null_pid" 2>/dev/null
+  [ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null
+  if [ -n "${scratch_pid:-}" ]; then
+    kill "$scratch_pid" 2>/dev/null && wait "$scratch_pid" 2>/dev/null
+    kafka_topics --delete --topic "$scratch" >/dev/null 2>&1
+  fi
+  null_pid="" sampler="" scratch_pid=""
+  return 0
 }
 trap cleanup EXIT
 wait_until "the scratch ingest service" "$out/scratch-ingest.log" 60 \
@@ -94,6 +108,7 @@ wait_until "the scratch ingest service" "$out/scratch-ingest.log" 60 \
 scratch_address="$H:$scratch_port"
 
 read -r ceiling ceiling_p50 ceiling_p99 ceiling_failed < <(bench_row ceiling plain --events_topic="$scratch")
+require_numbers ceiling "$ceiling"
 
 null_port="${STREAMMETRICS_BENCH_NULL_PORT:-50061}"
 require_free_port bench "$null_port"
@@ -102,10 +117,13 @@ null_pid=$!
 wait_until "the null-sink ingest server" "$out/serve-null.log" 30 \
   grep -q "serving IngestService" "$out/serve-null.log"
 read -r grpc_null grpc_p50 grpc_p99 grpc_failed < <(bench_row grpc-null grpc --target="$H:$null_port")
+require_numbers "gRPC over a null sink" "$grpc_null"
 kill "$null_pid" 2>/dev/null || true
 wait "$null_pid" 2>/dev/null || true
+null_pid=""
 
 read -r ingest ingest_p50 ingest_p99 ingest_failed < <(bench_row ingest grpc --target="$scratch_address")
+require_numbers "ingest into Kafka" "$ingest"
 
 loadgen_run() {  # label target rate [flags...]: runs the load generator, report in $out/label.json
   local label="$1" target="$2" rate="$3"
@@ -151,8 +169,10 @@ pipeline_ok=1
 loadgen_run pipeline "$ingest_address" 0 --verify --verify_timeout=6m || pipeline_ok=0
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
+sampler=""
 [ -n "$perf_pids" ] && wait $perf_pids 2>/dev/null || true
 accepted=$(json_number "$out/pipeline.json" events_accepted)
+require_numbers "the pipeline stage's report" "$accepted"
 # The moment the aggregator had counted every accepted event: the first sample at or past it.
 done_at=$(awk -v base="$counted_before" -v n="$accepted" '$2 - base >= n { print $1; exit }' "$out/counted.txt")
 if [ -n "$done_at" ]; then
@@ -161,7 +181,7 @@ else
   pipeline=0
   pipeline_ok=0
 fi
-verify_passed=$(grep -o '"passed":[a-z]*' "$out/pipeline.json" | cut -d: -f2)
+verify_passed=$(grep -o '"passed":[a-z]*' "$out/pipeline.json" | cut -d: -f2 || true)
 [ "$verify_passed" = true ] || pipeline_ok=0
 lost=$(awk -v a="$(json_number "$out/pipeline.json" events_expected)" \
   -v b="$(json_number "$out/pipeline.json" events_observed)" 'BEGIN { d = a - b; print (d > 0 ? d : 0) }')

@@ -1,6 +1,8 @@
 // PlainProducerSink: a bare librdkafka producer behind the EventSink interface (see the header).
 #include "bench/plain_producer_sink.h"
 
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,11 +39,14 @@ absl::StatusOr<std::unique_ptr<PlainProducerSink>> PlainProducerSink::Create(
       kafka::MakeClient(RD_KAFKA_PRODUCER, *std::move(conf));
   if (!producer.ok()) return producer.status();
   return std::unique_ptr<PlainProducerSink>(
-      new PlainProducerSink(*std::move(producer), config.events_topic));
+      new PlainProducerSink(*std::move(producer), config.events_topic, config.dead_letter_topic));
 }
 
-PlainProducerSink::PlainProducerSink(kafka::HandlePtr producer, std::string events_topic)
-    : producer_(std::move(producer)), events_topic_(std::move(events_topic)) {
+PlainProducerSink::PlainProducerSink(kafka::HandlePtr producer, std::string events_topic,
+                                     std::string dead_letter_topic)
+    : producer_(std::move(producer)),
+      events_topic_(std::move(events_topic)),
+      dead_letter_topic_(std::move(dead_letter_topic)) {
   poller_ = std::thread([this] {
     while (!stop_.load()) rd_kafka_poll(producer_.get(), 100);
   });
@@ -69,15 +74,18 @@ void PlainProducerSink::SendBatch(std::vector<ingest::OutgoingRecord> records,
       rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()), v.data(),
                           static_cast<ssize_t>(v.size()));
     }
+    const std::string& topic = !r.topic.empty()                                ? r.topic
+                               : r.destination == ingest::Destination::kEvents ? events_topic_
+                                                                               : dead_letter_topic_;
     rd_kafka_resp_err_t err;
-    // QUEUE_FULL: wait for deliveries to make room, as a simple application would.
-    while ((err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(events_topic_.c_str()),
+    // QUEUE_FULL: wait for the poller's deliveries to make room, as a simple application would.
+    while ((err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
                                     RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
                                     RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                     RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(batch),
                                     RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(producer_.get(), 10);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_headers_destroy(headers);

@@ -2,7 +2,9 @@
 // service's records: one producer with exactly KafkaEventSink's properties, rd_kafka_producev per
 // record, a thread serving delivery reports, and a per-batch count. No byte budget, backlog,
 // fatal-error recovery, metrics or logging. It is the ceiling KafkaEventSink and the service are
-// measured against (ingest_bench --mode=plain).
+// measured against (ingest_bench --mode=plain). Bench only: a record librdkafka refuses outright
+// (not QUEUE_FULL, which waits for the poller to make room) is reported failed from within
+// SendBatch, which the EventSink contract does not allow.
 #ifndef STREAMMETRICS_BENCH_PLAIN_PRODUCER_SINK_H_
 #define STREAMMETRICS_BENCH_PLAIN_PRODUCER_SINK_H_
 
@@ -30,11 +32,13 @@ class PlainProducerSink final : public ingest::EventSink {
 
  private:
   struct Batch;
-  PlainProducerSink(kafka::HandlePtr producer, std::string events_topic);
+  PlainProducerSink(kafka::HandlePtr producer, std::string events_topic,
+                    std::string dead_letter_topic);
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
   kafka::HandlePtr producer_;
   std::string events_topic_;
+  std::string dead_letter_topic_;
   std::atomic<bool> stop_{false};
   std::thread poller_;
 };

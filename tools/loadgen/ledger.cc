@@ -54,8 +54,11 @@ void Ledger::OnAck(const v1::BatchAck& ack, const v1::MetricBatch& batch, absl::
     const double latency_ms =
         absl::ToDoubleMilliseconds(now - absl::FromUnixSeconds(e.timestamp().seconds()) -
                                    absl::Nanoseconds(e.timestamp().nanos()) - time_offset_);
-    latency_.Add(std::max(latency_ms, 0.0));
-    interval_latency_.Add(std::max(latency_ms, 0.0));
+    // A deliberately broken event's timestamp may be anything (an hour ahead): not a send time.
+    if (!invalid) {
+      latency_.Add(std::max(latency_ms, 0.0));
+      interval_latency_.Add(std::max(latency_ms, 0.0));
+    }
     if (const v1::Rejection* r = rejected_at[i]; r != nullptr) {
       if (invalid) {
         ++counts_.events_rejected_as_expected;

@@ -5,8 +5,8 @@
 // Only DURABLE acks enter it: an event counts when its batch is durable and the ack does not list
 // it as rejected. A deliberately invalid event (EventMaker) is expected among the rejections; a
 // valid event rejected, or an invalid one accepted, is counted as unexpected and its reason kept.
-// Ack latency is measured per event from its timestamp, which in an open-loop run is the time it
-// was meant to be sent, so time spent blocked behind backpressure is counted, not hidden.
+// Ack latency is measured per valid event from its timestamp, which in an open-loop run is the
+// time it was meant to be sent, so time spent blocked behind backpressure is counted, not hidden.
 #ifndef STREAMMETRICS_TOOLS_LOADGEN_LEDGER_H_
 #define STREAMMETRICS_TOOLS_LOADGEN_LEDGER_H_
 

@@ -123,8 +123,7 @@ void LoadRunner::Stream(int index, client::MetricsClient* client) {
       }
     }
     if (counted && budget_.fetch_sub(1) <= 0) return;
-    absl::Status sent =
-        client->Send(maker.Make(due - options_.time_offset), options_.send_timeout);
+    absl::Status sent = client->Send(maker.Make(due - options_.time_offset), options_.send_timeout);
     if (sent.ok()) {
       sent_.fetch_add(1, std::memory_order_relaxed);
     } else if (absl::IsDeadlineExceeded(sent)) {

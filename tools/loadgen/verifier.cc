@@ -137,8 +137,11 @@ absl::StatusOr<VerifyReport> Verify(const Ledger& ledger, WindowQuery& query,
     from = std::min(from, w.start);
     to = std::max(to, w.start + absl::Minutes(5));
   }
-  if (expected.empty()) return Compare(expected, {});
-  const absl::Time deadline = absl::Now() + options.timeout;
+  if (expected.empty()) {
+    return absl::FailedPreconditionError(
+        "nothing to verify: no event was accepted, so no window is expected");
+  }
+  const absl::Time deadline = options.clock->Now() + options.timeout;
   while (true) {
     std::vector<ObservedWindow> observed;
     absl::Status failed;
@@ -153,7 +156,7 @@ absl::StatusOr<VerifyReport> Verify(const Ledger& ledger, WindowQuery& query,
       }
       if (!failed.ok()) break;
     }
-    const bool late = absl::Now() >= deadline;
+    const bool late = options.clock->Now() >= deadline;
     if (!failed.ok()) {
       if (late) return failed;
     } else {
@@ -161,8 +164,7 @@ absl::StatusOr<VerifyReport> Verify(const Ledger& ledger, WindowQuery& query,
       if (options.on_attempt) options.on_attempt(report);
       if (report.passed() || late) return report;
     }
-    absl::SleepFor(
-        std::min(options.poll_interval, std::max(deadline - absl::Now(), absl::ZeroDuration())));
+    absl::SleepFor(options.poll_interval);
   }
 }
 

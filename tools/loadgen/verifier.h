@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "lib/common/clock.h"
 #include "streammetrics/v1/query.grpc.pb.h"
 #include "tools/loadgen/ledger.h"
 
@@ -98,11 +99,14 @@ struct VerifyOptions {
   absl::Duration poll_interval = absl::Seconds(2);
   // Called after each comparison (progress); may be empty.
   std::function<void(const VerifyReport&)> on_attempt;
+  // Measures the timeout (tests use a fake one; the poll interval is always slept for real).
+  const Clock* clock = RealClock::Get();
 };
 
 // Compares the ledger's 1- and 5-minute windows with the pipeline's until the comparison passes
-// or options.timeout passes; returns the last comparison. Fails only when a query fails at the
-// deadline (earlier query failures are retried).
+// or options.timeout passes; returns the last comparison. Fails with FailedPrecondition when the
+// ledger holds no accepted event (nothing to compare), or with the query's error when a query
+// still fails at the deadline (earlier query failures are retried).
 absl::StatusOr<VerifyReport> Verify(const Ledger& ledger, WindowQuery& query,
                                     const VerifyOptions& options);
 

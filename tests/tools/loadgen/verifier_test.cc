@@ -80,9 +80,11 @@ TEST(CompareTest, ListsAtMostTheAskedNumberButCountsAll) {
   EXPECT_EQ(r.differences.size(), 7u);
 }
 
-// Serves prepared answers in turn (the last one repeats); records every call.
+// Serves prepared answers in turn (the last one repeats); records every call; each call takes
+// one second of `clock`.
 class FakeWindowQuery final : public WindowQuery {
  public:
+  explicit FakeWindowQuery(FakeClock* clock) : clock_(clock) {}
   std::deque<absl::StatusOr<std::vector<ObservedWindow>>> answers;
   std::vector<std::tuple<std::string, v1::WindowSize, absl::Time, absl::Time>> calls;
 
@@ -90,6 +92,7 @@ class FakeWindowQuery final : public WindowQuery {
                                                       v1::WindowSize size, absl::Time start,
                                                       absl::Time end) override {
     calls.emplace_back(service, size, start, end);
+    clock_->Advance(absl::Seconds(1));
     absl::StatusOr<std::vector<ObservedWindow>> all = answers.front();
     // An attempt ends after its 5-minute query, or at its first failure.
     if (answers.size() > 1 && (!all.ok() || size == v1::WINDOW_SIZE_5M)) answers.pop_front();
@@ -100,6 +103,9 @@ class FakeWindowQuery final : public WindowQuery {
     }
     return of_size;
   }
+
+ private:
+  FakeClock* clock_;
 };
 
 class VerifyTest : public ::testing::Test {
@@ -118,6 +124,7 @@ class VerifyTest : public ::testing::Test {
     key_ = events::SeriesKey(e_);
     options_.services = {"svc"};
     options_.poll_interval = absl::Milliseconds(1);
+    options_.clock = &clock_;
     options_.on_attempt = [this](const VerifyReport&) { ++attempts_; };
   }
   std::vector<ObservedWindow> Windows(bool final) {
@@ -125,6 +132,7 @@ class VerifyTest : public ::testing::Test {
             Observed(key_, kT0, 1, 2, final, v1::WINDOW_SIZE_5M)};
   }
 
+  FakeClock clock_{absl::FromUnixSeconds(1'900'000'000)};
   v1::MetricEvent e_;
   Ledger ledger_;
   std::string key_;
@@ -133,7 +141,7 @@ class VerifyTest : public ::testing::Test {
 };
 
 TEST_F(VerifyTest, PollsUntilEveryWindowIsFinalAndEqual) {
-  FakeWindowQuery query;
+  FakeWindowQuery query(&clock_);
   query.answers = {std::vector<ObservedWindow>{}, Windows(false), Windows(true)};
   absl::StatusOr<VerifyReport> r = Verify(ledger_, query, options_);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -147,23 +155,37 @@ TEST_F(VerifyTest, PollsUntilEveryWindowIsFinalAndEqual) {
 }
 
 TEST_F(VerifyTest, RetriesAFailingQueryAndReportsTheLastComparisonAtTheDeadline) {
-  FakeWindowQuery query;
+  FakeWindowQuery query(&clock_);
   query.answers = {absl::UnavailableError("down"), Windows(false)};
-  options_.timeout = absl::Milliseconds(50);
+  options_.timeout = absl::Seconds(10);
   absl::StatusOr<VerifyReport> r = Verify(ledger_, query, options_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->passed());
   EXPECT_EQ(r->windows_not_final, 2u);
-  EXPECT_GE(attempts_, 1);
+  // The failed query costs 1 s, each comparison 2 s: compared at 3, 5, 7, 9 and 11 s, the last
+  // past the 10 s deadline. The failed attempt is retried, not reported.
+  EXPECT_EQ(attempts_, 5);
 }
 
 TEST_F(VerifyTest, FailsWithTheQueryErrorWhenItStillFailsAtTheDeadline) {
-  FakeWindowQuery query;
+  FakeWindowQuery query(&clock_);
   query.answers = {absl::UnavailableError("QueryService down")};
-  options_.timeout = absl::Milliseconds(20);
+  options_.timeout = absl::Seconds(5);
   absl::StatusOr<VerifyReport> r = Verify(ledger_, query, options_);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), testing::HasSubstr("QueryService down"));
+}
+
+TEST(VerifyEmptyLedgerTest, NothingAcceptedIsNothingToVerify) {
+  Ledger empty;
+  FakeClock clock(absl::FromUnixSeconds(1'900'000'000));
+  FakeWindowQuery query(&clock);
+  query.answers = {std::vector<ObservedWindow>{}};
+  VerifyOptions options;
+  options.services = {"svc"};
+  absl::StatusOr<VerifyReport> r = Verify(empty, query, options);
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), testing::HasSubstr("nothing to verify"));
 }
 
 }  // namespace
