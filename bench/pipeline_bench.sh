@@ -82,7 +82,7 @@ topic_known() {  # every broker reports the topic's 6 partitions (KRaft spreads 
   done
 }
 kafka_topics --create --topic "$scratch" --partitions 6 --replication-factor 3 \
-  --config min.insync.replicas=2 >/dev/null
+  --config min.insync.replicas=2 >/dev/null 2>&1 || sm_die "could not create the topic $scratch"
 wait_until "the scratch topic $scratch" /dev/null 60 topic_known
 scratch_port="${STREAMMETRICS_BENCH_INGEST_PORT:-50062}"
 scratch_metrics_port="${STREAMMETRICS_BENCH_INGEST_METRICS_PORT:-9474}"
