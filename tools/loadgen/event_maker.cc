@@ -5,19 +5,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace streammetrics::loadgen {
-namespace {
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(nanos / 1'000'000'000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-  return ts;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 EventMaker::EventMaker(const SeriesCatalog* catalog, const ValueDistribution* values,
                        const std::string& run_id, int stream, uint64_t seed,
@@ -34,7 +25,8 @@ v1::MetricEvent EventMaker::Make(absl::Time timestamp) {
   v1::MetricEvent event = catalog_->series(pick_series_(rng_));
   const bool invalid = pick_invalid_(rng_);
   event.set_event_id(absl::StrCat(invalid ? "x" : "e", id_prefix_, made_++));
-  *event.mutable_timestamp() = ToProto(timestamp);
+  *event.mutable_timestamp() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(timestamp));
   event.set_instance_id(instance_id_);
   event.set_value(values_->Draw(rng_));
   if (invalid) Break(event);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/util/time_util.h"
 #include "lib/events/series_key.h"
 #include "tools/loadgen/event_maker.h"
 
@@ -51,9 +52,10 @@ void Ledger::OnAck(const v1::BatchAck& ack, const v1::MetricBatch& batch, absl::
   for (int i = 0; i < batch.events_size(); ++i) {
     const v1::MetricEvent& e = batch.events(i);
     const bool invalid = EventMaker::IsDeliberatelyInvalid(e);
-    const double latency_ms =
-        absl::ToDoubleMilliseconds(now - absl::FromUnixSeconds(e.timestamp().seconds()) -
-                                   absl::Nanoseconds(e.timestamp().nanos()) - time_offset_);
+    const double latency_ms = absl::ToDoubleMilliseconds(
+        now - time_offset_ -
+        absl::FromUnixNanos(
+            google::protobuf::util::TimeUtil::TimestampToNanoseconds(e.timestamp())));
     // A deliberately broken event's timestamp may be anything (an hour ahead): not a send time.
     if (!invalid) {
       latency_.Add(std::max(latency_ms, 0.0));
