@@ -23,9 +23,10 @@ class AggregationMetrics {
       std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>());
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
-  void RecordConsumed() { records_consumed_->Increment(); }
-  void EventCounted() { events_counted_->Increment(); }
-  void EventDuplicate() { events_duplicate_->Increment(); }
+  // Counted per batch of records, not per record.
+  void RecordsConsumed(size_t n) { records_consumed_->Increment(static_cast<double>(n)); }
+  void EventsCounted(size_t n) { events_counted_->Increment(static_cast<double>(n)); }
+  void EventsDuplicate(size_t n) { events_duplicate_->Increment(static_cast<double>(n)); }
   void EventLate() { events_late_->Increment(); }
   void DeadLettered(v1::DeadLetterReason reason);
   void CheckpointDone(absl::Duration latency, size_t windows, size_t outbox_records);

@@ -91,35 +91,48 @@ void Aggregator::Drop(int32_t id) {
   failed_.erase(id);
 }
 
-void Aggregator::Consume(const SourceRecord& record) {
-  auto it = partitions_.find(record.partition);
-  if (it == partitions_.end()) return;
-  Partition& p = it->second;
-  if (p.next_offset >= 0 && record.offset < p.next_offset) return;
-  p.next_offset = record.offset + 1;
+void Aggregator::Consume(absl::Span<const SourceRecord> records) {
   const absl::Time now = deps_.clock->Now();
-  p.last_record = now;
-  deps_.metrics->RecordConsumed();
+  size_t consumed = 0;
+  size_t counted = 0;
+  size_t duplicates = 0;
+  // The partition of the previous record: a batch usually holds runs of one partition.
+  int32_t last_id = -1;
+  Partition* p = nullptr;
+  for (const SourceRecord& record : records) {
+    if (p == nullptr || record.partition != last_id) {
+      auto it = partitions_.find(record.partition);
+      p = it == partitions_.end() ? nullptr : &it->second;
+      last_id = record.partition;
+    }
+    if (p == nullptr) continue;
+    if (p->next_offset >= 0 && record.offset < p->next_offset) continue;
+    p->next_offset = record.offset + 1;
+    p->last_record = now;
+    ++consumed;
 
-  DecodedRecord decoded = decoder_.Decode(record, now);
-  if (decoded.dead_letter.has_value()) {
-    DeadLetter(p, record.key, *decoded.dead_letter);
-    return;
+    if (std::optional<v1::DeadLetter> dead = decoder_.Decode(record, now, &decoded_)) {
+      DeadLetter(*p, record.key, *dead);
+      continue;
+    }
+    switch (p->engine->Add(record.key, decoded_.event, decoded_.key)) {
+      case AddOutcome::kCounted:
+        ++counted;
+        break;
+      case AddOutcome::kDuplicate:
+        ++duplicates;
+        break;
+      case AddOutcome::kLate:
+        deps_.metrics->EventLate();
+        DeadLetter(*p, record.key,
+                   decoder_.Late(record, decoded_.key, TimeFromProto(decoded_.event.timestamp()),
+                                 p->engine->watermark(), now));
+        break;
+    }
   }
-  switch (p.engine->Add(record.key, *decoded.event, decoded.key)) {
-    case AddOutcome::kCounted:
-      deps_.metrics->EventCounted();
-      break;
-    case AddOutcome::kDuplicate:
-      deps_.metrics->EventDuplicate();
-      break;
-    case AddOutcome::kLate:
-      deps_.metrics->EventLate();
-      DeadLetter(p, record.key,
-                 decoder_.Late(record, decoded.key, TimeFromProto(decoded.event->timestamp()),
-                               p.engine->watermark(), now));
-      break;
-  }
+  deps_.metrics->RecordsConsumed(consumed);
+  deps_.metrics->EventsCounted(counted);
+  deps_.metrics->EventsDuplicate(duplicates);
 }
 
 void Aggregator::DeadLetter(Partition& p, absl::string_view key,

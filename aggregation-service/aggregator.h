@@ -92,10 +92,10 @@ class Aggregator final : public RebalanceListener {
   // committed checkpoint, which is equally exact) and forgets the partitions.
   void OnRevoked(const std::vector<int32_t>& partitions) override;
 
-  // Handles one record of an assigned partition: counted, deduplicated, or dead-lettered (late,
+  // Handles each record of an assigned partition: counted, deduplicated, or dead-lettered (late,
   // undecodable, invalid). Records of partitions not owned, or before the partition's position
-  // (redelivered), are ignored.
-  void Consume(const SourceRecord& record);
+  // (redelivered), are ignored. The records of one call are taken as read at the same instant.
+  void Consume(absl::Span<const SourceRecord> records);
 
   // Advances every watermark (`high_watermark(p)` tells whether p is caught up), refreshes the
   // gauges, republishes failed outbox records and checkpoints when the interval has passed.
@@ -150,6 +150,8 @@ class Aggregator final : public RebalanceListener {
   const AggregatorOptions options_;
   const AggregatorDeps deps_;
   const RecordDecoder decoder_;
+  // Scratch for Consume: one decoded record at a time, its storage reused.
+  DecodedRecord decoded_;
   std::map<int32_t, Partition> partitions_;
   std::vector<PartitionCheckpoint> pending_;
   std::atomic<bool> failing_{false};

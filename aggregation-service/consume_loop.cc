@@ -9,7 +9,7 @@ absl::Status RunConsumeLoop(EventSource& source, Aggregator& aggregator,
                             ingest::EventSink& publisher, const std::atomic<bool>& stop,
                             const ConsumeLoopOptions& options) {
   absl::Status ended;
-  auto consume = [&aggregator](const SourceRecord& r) { aggregator.Consume(r); };
+  auto consume = [&aggregator](absl::Span<const SourceRecord> r) { aggregator.Consume(r); };
   auto high_watermark = [&source](int32_t p) { return source.HighWatermark(p); };
   while (!stop.load() && ended.ok()) {
     ended = source.Poll(options.poll_timeout, options.max_records_per_poll, consume);

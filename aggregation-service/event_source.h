@@ -9,16 +9,23 @@
 #define STREAMMETRICS_AGGREGATION_SERVICE_EVENT_SOURCE_H_
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 
 namespace streammetrics::aggregation {
+
+// One header of a record; a name may repeat.
+struct RecordHeader {
+  absl::string_view name;
+  absl::string_view value;
+};
 
 // One record, valid only during the callback that receives it.
 struct SourceRecord {
@@ -26,9 +33,22 @@ struct SourceRecord {
   int64_t offset = 0;
   absl::string_view key;
   absl::string_view value;
-  // The last value of header `name`, or nullopt. Never null.
-  std::function<std::optional<std::string>(absl::string_view name)> header;
+  // In the order they were written.
+  absl::Span<const RecordHeader> headers;
+
+  // The last value of header `name`, or nullopt (Kafka's rule for a repeated header).
+  std::optional<absl::string_view> Header(absl::string_view name) const {
+    std::optional<absl::string_view> found;
+    for (const RecordHeader& h : headers) {
+      if (h.name == name) found = h.value;
+    }
+    return found;
+  }
 };
+
+// Receives records in batches, so per-batch work (reading the clock, updating counters) is not
+// paid per record.
+using RecordsCallback = absl::FunctionRef<void(absl::Span<const SourceRecord> records)>;
 
 // Decides where assigned partitions start and saves partitions before they are taken away. Both
 // run on the thread that calls EventSource::Poll, inside Poll.
@@ -47,13 +67,13 @@ class EventSource {
  public:
   virtual ~EventSource() = default;
 
-  // Delivers the records available within `timeout` (possibly none) to `on_record`, in offset
-  // order per partition, and runs the listener's callbacks when the assignment changes. Returns
-  // after at most `max_records` records. Fails with Unavailable on an error the source cannot
-  // recover from by itself (e.g. a fatal consumer error); transient broker errors are retried
-  // inside and only logged.
+  // Delivers the records available within `timeout` (possibly none) to `on_records`, in one or
+  // more calls, in offset order per partition, and runs the listener's callbacks when the
+  // assignment changes (never during an `on_records` call). Returns after at most `max_records`
+  // records. Fails with Unavailable on an error the source cannot recover from by itself (e.g. a
+  // fatal consumer error); transient broker errors are retried inside and only logged.
   virtual absl::Status Poll(absl::Duration timeout, size_t max_records,
-                            const std::function<void(const SourceRecord&)>& on_record) = 0;
+                            RecordsCallback on_records) = 0;
 
   // The offset after the last record in `partition` as last seen by the consumer (its high
   // watermark), or nullopt when not known yet. Never blocks on the network.

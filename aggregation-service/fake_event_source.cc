@@ -20,7 +20,7 @@ void FakeEventSource::Revoke(std::vector<int32_t> partitions) {
 }
 
 absl::Status FakeEventSource::Poll(absl::Duration /*timeout*/, size_t max_records,
-                                   const std::function<void(const SourceRecord&)>& on_record) {
+                                   RecordsCallback on_records) {
   if (closed_) return absl::FailedPreconditionError("the source is closed");
   if (!to_revoke_.empty()) {
     std::vector<int32_t> revoked;
@@ -41,29 +41,38 @@ absl::Status FakeEventSource::Poll(absl::Duration /*timeout*/, size_t max_record
     }
   }
   if (paused_) return absl::OkStatus();
+  // Batches of up to kBatch records; the header vectors are reserved, so spans into them stay
+  // valid until the batch is delivered.
+  constexpr size_t kBatch = 1024;
+  std::vector<SourceRecord> records;
+  std::vector<std::vector<RecordHeader>> headers;
+  records.reserve(kBatch);
+  headers.reserve(kBatch);
+  auto deliver = [&] {
+    if (!records.empty()) on_records(records);
+    records.clear();
+    headers.clear();
+  };
   size_t delivered = 0;
   for (int32_t p : assigned_) {
     const std::vector<Record>& log = logs_[p];
     int64_t& position = positions_[p];
     while (delivered < max_records && position < static_cast<int64_t>(log.size())) {
+      if (records.size() == kBatch) deliver();
       const Record& r = log[position];
-      SourceRecord s;
+      std::vector<RecordHeader>& hs = headers.emplace_back();
+      for (const auto& [name, value] : r.headers) hs.push_back({name, value});
+      SourceRecord& s = records.emplace_back();
       s.partition = p;
       s.offset = position;
       s.key = r.key;
       s.value = r.value;
-      s.header = [&r](absl::string_view name) -> std::optional<std::string> {
-        std::optional<std::string> last;
-        for (const auto& [k, v] : r.headers) {
-          if (k == name) last = v;
-        }
-        return last;
-      };
+      s.headers = hs;
       ++position;
       ++delivered;
-      on_record(s);
     }
   }
+  deliver();
   return absl::OkStatus();
 }
 

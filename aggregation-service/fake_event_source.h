@@ -33,8 +33,9 @@ class FakeEventSource final : public EventSource {
   void Assign(std::vector<int32_t> partitions);
   void Revoke(std::vector<int32_t> partitions);
 
+  // Delivers what is polled in one `on_records` call, as the Kafka source delivers a fetched batch.
   absl::Status Poll(absl::Duration timeout, size_t max_records,
-                    const std::function<void(const SourceRecord&)>& on_record) override;
+                    RecordsCallback on_records) override;
   // The log's size: every appended record counts as known to the consumer.
   std::optional<int64_t> HighWatermark(int32_t partition) const override;
   void SetPaused(bool paused) override { paused_ = paused; }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,10 @@
 namespace streammetrics::aggregation {
 
 namespace {
+
+// Most messages handed to one on_records call. Large enough that per-batch costs vanish, small
+// enough that the batch's records and headers stay in cache.
+constexpr size_t kMaxBatch = 1000;
 
 std::vector<int32_t> PartitionsOf(const rd_kafka_topic_partition_list_t* list) {
   std::vector<int32_t> out;
@@ -39,6 +44,12 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
       {"partition.assignment.strategy", "cooperative-sticky"},
       {"auto.offset.reset", "earliest"},
       {"enable.partition.eof", "false"},
+      // A broker answers a fetch as soon as one byte is there by default, so a consumer that keeps
+      // up fetches tiny batches. Waiting for 1 MB or 100 ms costs the windows nothing (they close a
+      // minute or more later); at 50k events/s through the local stack it took the aggregator
+      // from 3.5 to 3.0 µs of CPU per event, and the brokers from 14.7 to 13.6.
+      {"fetch.min.bytes", "1000000"},
+      {"fetch.wait.max.ms", "100"},
   };
   props.insert(props.end(), c.extra_properties.begin(), c.extra_properties.end());
   // Re-asserted last: offsets live in PostgreSQL beside the windows they produced (BRIEF §5).
@@ -51,6 +62,8 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
   ASSIGN_OR_RETURN(source->rk_, kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(conf)));
   // Route the main queue into the consumer queue, so one consumer_poll serves everything.
   rd_kafka_poll_set_consumer(source->rk_.get());
+  source->queue_.reset(rd_kafka_queue_get_consumer(source->rk_.get()));
+  source->messages_.resize(kMaxBatch);
 
   if (c.check_topic) {
     kafka::TopicSpec spec{c.topic, 0, 0, {}};
@@ -130,55 +143,88 @@ void KafkaEventSource::Rebalance(rd_kafka_resp_err_t err,
 }
 
 absl::Status KafkaEventSource::Poll(absl::Duration timeout, size_t max_records,
-                                    const std::function<void(const SourceRecord&)>& on_record) {
+                                    RecordsCallback on_records) {
   if (closed_) return absl::FailedPreconditionError("the consumer is closed");
   const absl::Time deadline = absl::Now() + timeout;
-  SourceRecord record;
-  const rd_kafka_message_t* current = nullptr;
-  record.header = [&current](absl::string_view name) -> std::optional<std::string> {
-    rd_kafka_headers_t* headers = nullptr;
-    if (rd_kafka_message_headers(current, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return std::nullopt;
+  size_t delivered = 0;
+  while (delivered < max_records) {
+    const size_t want = std::min(max_records - delivered, kMaxBatch);
+    // Take what is queued without waiting (rd_kafka_consume_batch_queue would otherwise wait for
+    // a full batch). Only when nothing is queued, wait for the first record, as long as the
+    // timeout allows, then take whatever arrived with it. Both serve rebalance callbacks before
+    // returning, and since librdkafka 2.1 the batch call drops messages a seek, pause or
+    // rebalance made outdated.
+    ssize_t got = rd_kafka_consume_batch_queue(queue_.get(), 0, messages_.data(), want);
+    if (got <= 0) {
+      if (delivered > 0) break;
+      const int wait_ms =
+          static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+      rd_kafka_message_t* first = rd_kafka_consumer_poll(rk_.get(), wait_ms);
+      if (first == nullptr) {
+        if (absl::Now() >= deadline) break;
+        continue;
+      }
+      messages_[0] = first;
+      const ssize_t more =
+          want > 1 ? rd_kafka_consume_batch_queue(queue_.get(), 0, messages_.data() + 1, want - 1)
+                   : 0;
+      got = 1 + std::max<ssize_t>(more, 0);
     }
-    const void* value = nullptr;
-    size_t size = 0;
-    if (rd_kafka_header_get_last(headers, std::string(name).c_str(), &value, &size) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return std::nullopt;
-    }
-    return std::string(static_cast<const char*>(value), size);
-  };
-  for (size_t delivered = 0; delivered < max_records;) {
-    // The first wait may use the whole timeout; once records flow, take what is queued without
-    // waiting, so a batch is returned as soon as the queue runs dry.
-    const int wait_ms = delivered == 0 ? static_cast<int>(std::max<int64_t>(
-                                             0, absl::ToInt64Milliseconds(deadline - absl::Now())))
-                                       : 0;
-    kafka::MessagePtr msg(rd_kafka_consumer_poll(rk_.get(), wait_ms));
-    if (msg == nullptr) {
-      if (delivered > 0 || absl::Now() >= deadline) break;
-      continue;
-    }
+    delivered += static_cast<size_t>(got);
+    RETURN_IF_ERROR(Deliver(static_cast<size_t>(got), on_records));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaEventSource::Deliver(size_t count, RecordsCallback on_records) {
+  records_.clear();
+  headers_.clear();
+  header_starts_.clear();
+  absl::Status fatal;
+  for (size_t i = 0; i < count; ++i) {
+    const rd_kafka_message_t* msg = messages_[i];
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       char reason[512];
-      if (rd_kafka_fatal_error(rk_.get(), reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return absl::UnavailableError(absl::StrCat("fatal consumer error: ", reason));
+      if (fatal.ok() &&
+          rd_kafka_fatal_error(rk_.get(), reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fatal = absl::UnavailableError(absl::StrCat("fatal consumer error: ", reason));
       }
       // Broker down, leader moving, ...: librdkafka retries by itself; say so once per event.
       SM_LOG(Warn, "kafka_consumer_error")
-          .Kv("reason", rd_kafka_message_errstr(msg.get()))
+          .Kv("reason", rd_kafka_message_errstr(msg))
           .Kv("partition", msg->partition);
       continue;
     }
-    current = msg.get();
+    if (!fatal.ok()) continue;
+    header_starts_.push_back(headers_.size());
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t h = 0;
+           rd_kafka_header_get_all(headers, h, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++h) {
+        headers_.push_back({name, value == nullptr
+                                      ? absl::string_view()
+                                      : absl::string_view(static_cast<const char*>(value), size)});
+      }
+    }
+    SourceRecord& record = records_.emplace_back();
     record.partition = msg->partition;
     record.offset = msg->offset;
     record.key = absl::string_view(static_cast<const char*>(msg->key), msg->key_len);
     record.value = absl::string_view(static_cast<const char*>(msg->payload), msg->len);
-    on_record(record);
-    ++delivered;
   }
-  return absl::OkStatus();
+  // headers_ has stopped growing: now the spans into it are stable.
+  for (size_t r = 0; r < records_.size(); ++r) {
+    const size_t end = r + 1 < records_.size() ? header_starts_[r + 1] : headers_.size();
+    records_[r].headers =
+        absl::MakeConstSpan(headers_.data() + header_starts_[r], end - header_starts_[r]);
+  }
+  if (!records_.empty()) on_records(records_);
+  for (size_t i = 0; i < count; ++i) rd_kafka_message_destroy(messages_[i]);
+  return fatal;
 }
 
 std::optional<int64_t> KafkaEventSource::HighWatermark(int32_t partition) const {
@@ -213,6 +259,7 @@ absl::Status KafkaEventSource::Close() {
   // Runs the revoke callback (the listener checkpoints) and leaves the group at once, so the
   // partitions move to the other members without waiting for the session timeout.
   rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_.get());
+  queue_.reset();
   rk_.reset();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(

@@ -42,7 +42,7 @@ class KafkaEventSource final : public EventSource {
   ~KafkaEventSource() override;
 
   absl::Status Poll(absl::Duration timeout, size_t max_records,
-                    const std::function<void(const SourceRecord&)>& on_record) override;
+                    RecordsCallback on_records) override;
   std::optional<int64_t> HighWatermark(int32_t partition) const override;
   void SetPaused(bool paused) override;
   absl::Status Close() override;
@@ -53,9 +53,21 @@ class KafkaEventSource final : public EventSource {
                              rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
 
+  // Passes messages_[0, count) that carry records to `on_records` in one call, logs the others
+  // (consumer errors), and destroys them all. Fails with Unavailable after a fatal consumer error
+  // (the records before it are delivered first).
+  absl::Status Deliver(size_t count, RecordsCallback on_records);
+
   KafkaSourceConfig config_;
   RebalanceListener* listener_;
   kafka::HandlePtr rk_;
+  // The consumer queue (rd_kafka_poll_set_consumer routes everything there), for batch reads.
+  kafka::QueuePtr queue_;
+  // Reused by every Poll: the batch's messages, and the records and headers that view them.
+  std::vector<rd_kafka_message_t*> messages_;
+  std::vector<SourceRecord> records_;
+  std::vector<RecordHeader> headers_;
+  std::vector<size_t> header_starts_;
   bool paused_ = false;
   bool closed_ = false;
 };

@@ -29,49 +29,44 @@ v1::DeadLetter RecordDecoder::Base(const SourceRecord& record, v1::DeadLetterRea
   return dl;
 }
 
-DecodedRecord RecordDecoder::Decode(const SourceRecord& record, absl::Time now) const {
-  DecodedRecord out;
-  v1::MetricEvent event;
+std::optional<v1::DeadLetter> RecordDecoder::Decode(const SourceRecord& record, absl::Time now,
+                                                    DecodedRecord* out) const {
+  v1::MetricEvent& event = out->event;
   if (!event.ParseFromArray(record.value.data(), static_cast<int>(record.value.size()))) {
-    out.dead_letter = Base(record, v1::DEAD_LETTER_REASON_UNDECODABLE,
-                           absl::StrCat("the record value (", record.value.size(),
-                                        " bytes) is not a streammetrics.v1.MetricEvent"),
-                           now);
-    return out;
+    return Base(record, v1::DEAD_LETTER_REASON_UNDECODABLE,
+                absl::StrCat("the record value (", record.value.size(),
+                             " bytes) is not a streammetrics.v1.MetricEvent"),
+                now);
   }
-  absl::StatusOr<events::IdempotencyKey> key = events::DecodeHeaders(record.header);
-  if (!key.ok()) {
-    out.dead_letter = Base(
+  if (absl::Status key = events::DecodeHeaders(
+          [&record](absl::string_view name) { return record.Header(name); }, &out->key);
+      !key.ok()) {
+    return Base(
         record, v1::DEAD_LETTER_REASON_MISSING_IDEMPOTENCY_KEY,
         absl::StrCat("no usable idempotency key, so the event could not be counted exactly once: ",
-                     key.status().message()),
+                     key.message()),
         now);
-    return out;
   }
   auto with_key = [&](v1::DeadLetter dl) {
-    dl.set_client_id(key->client_id);
-    dl.set_sequence(key->sequence);
-    dl.set_event_index(key->event_index);
+    dl.set_client_id(out->key.client_id);
+    dl.set_sequence(out->key.sequence);
+    dl.set_event_index(out->key.event_index);
     return dl;
   };
   if (std::optional<ingest::EventViolation> violation =
           ingest::ValidateEvent(event, limits_, now)) {
-    out.dead_letter = with_key(Base(record, violation->reason, violation->message, now));
-    return out;
+    return with_key(Base(record, violation->reason, violation->message, now));
   }
-  std::string series_key = events::SeriesKey(event);
-  if (series_key != record.key) {
-    out.dead_letter = with_key(
+  events::SeriesKey(event, &out->series_key);
+  if (out->series_key != record.key) {
+    return with_key(
         Base(record, v1::DEAD_LETTER_REASON_KEY_MISMATCH,
              absl::StrCat("the record key \"", absl::CHexEscape(record.key),
-                          "\" is not the event's series key \"", absl::CHexEscape(series_key),
+                          "\" is not the event's series key \"", absl::CHexEscape(out->series_key),
                           "\"; producers must key events by series (docs/contract.md)"),
              now));
-    return out;
   }
-  out.event = std::move(event);
-  out.key = *std::move(key);
-  return out;
+  return std::nullopt;
 }
 
 v1::DeadLetter RecordDecoder::Late(const SourceRecord& record, const events::IdempotencyKey& key,

@@ -24,13 +24,12 @@ namespace streammetrics::aggregation {
 // The source service name written into the aggregation service's dead letters.
 inline constexpr char kAggregationServiceName[] = "aggregation-service";
 
+// A decoded record. Reused from record to record, so parsing reuses its storage.
 struct DecodedRecord {
-  // Set when the record may be counted.
-  std::optional<v1::MetricEvent> event;
+  v1::MetricEvent event;
   events::IdempotencyKey key;
-  // Set when it may not: reason, detail, original bytes, idempotency key when known, and where
-  // the record was read. dead_lettered_at is `now`.
-  std::optional<v1::DeadLetter> dead_letter;
+  // Scratch: the series key built from `event`, compared with the record's.
+  std::string series_key;
 };
 
 class RecordDecoder {
@@ -38,10 +37,13 @@ class RecordDecoder {
   // `limits` as at ingest; its max_age is ignored (see the file comment).
   RecordDecoder(std::string topic, ingest::ValidationLimits limits);
 
-  // Exactly one of `event` / `dead_letter` is set in the result. Reasons, in the order checked:
-  // UNDECODABLE (value does not parse), MISSING_IDEMPOTENCY_KEY (headers), the validation
-  // reasons, KEY_MISMATCH.
-  DecodedRecord Decode(const SourceRecord& record, absl::Time now) const;
+  // Returns nullopt when the record may be counted: *out then holds its event and idempotency
+  // key. Otherwise returns the dead letter that says why not (reason, detail, original bytes,
+  // idempotency key when known, and where the record was read; dead_lettered_at is `now`), and
+  // *out is unspecified. Reasons, in the order checked: UNDECODABLE (value does not parse),
+  // MISSING_IDEMPOTENCY_KEY (headers), the validation reasons, KEY_MISMATCH.
+  std::optional<v1::DeadLetter> Decode(const SourceRecord& record, absl::Time now,
+                                       DecodedRecord* out) const;
 
   // A dead letter for an event the engine found late: reason LATE_EVENT with a detail naming its
   // window end and the watermark.

@@ -42,7 +42,9 @@ done
   --minutes "$minutes"
 
 echo "baseline: plain consume loop" >&2
-baseline=$("$build/bench/replay_bench" consume --topic "$topic" --events "$events" | awk '/^rate/ {print $2}')
+"$build/bench/replay_bench" consume --topic "$topic" --events "$events" >"$OUT/baseline.txt"
+baseline=$(awk '/^rate/ {print $2}' "$OUT/baseline.txt")
+baseline_cpu=$(awk '/^cpu_us_per_record/ {print $2}' "$OUT/baseline.txt")
 
 committed() {
   psql "$pg" -Atc "SELECT coalesce(sum(next_offset), 0) FROM metrics.consumer_offsets
@@ -71,6 +73,10 @@ done
 end=$(date +%s.%N)
 echo >&2
 curl -s "127.0.0.1:$metrics_port/metrics" >"$OUT/metrics.txt"
+# CPU per record (utime + stime of every thread, in clock ticks): unlike the rate, it does not
+# depend on what else the machine was doing.
+cpu_us=$(awk -v ticks="$(getconf CLK_TCK)" -v n="$events" \
+  '{ printf "%.2f", ($14 + $15) / ticks * 1e6 / n }' "/proc/$pid/stat")
 kill -TERM $pid && wait $pid || true
 trap - EXIT
 
@@ -93,6 +99,7 @@ cat <<TABLE
 | plain librdkafka consume loop (baseline, same run) | $baseline records/s |
 | aggregator replay (claim to last offset committed) | $rate records/s |
 | aggregator / baseline | $(awk -v a="$rate" -v b="$baseline" 'BEGIN {printf "%.2f", a / b}') |
+| CPU per record: baseline / aggregator | $baseline_cpu µs / $cpu_us µs (the aggregator's includes its start and checkpoints) |
 | open windows (max seen) | $max_open |
 | checkpoints | $ck_count, mean $ck_mean s, p50 <= $ck_p50 s, p99 <= $ck_p99 s, $ck_windows window rows each on average |
 TABLE

@@ -15,7 +15,8 @@
 #             final 1m and 5m window equals what was acked; waits up to 6 min for windows to close).
 # Targets: ingest >= 0.8 / (1/ceiling + 1/gRPC); pipeline >= max(0.85 M, 100,000 events/s); zero
 # lost and zero double-counted. Prints the table, writes it as markdown and JSON, and draws a PNG
-# (throughput over time, latency distribution) under .local/bench/.
+# (throughput over time, latency distribution) under .local/bench/. A second table says where the
+# CPU went during the pipeline stage: microseconds per event for each process of the stack.
 #
 #   bench/pipeline_bench.sh [seconds per stage, default 20]
 # Environment: STREAMMETRICS_BENCH_STREAMS (8), STREAMMETRICS_BENCH_SERIES as
@@ -142,16 +143,36 @@ loadgen_run latency80 "$scratch_address" "$rate80" || sm_log "latency80: the loa
 
 cleanup
 
-# Pipeline: sample the aggregator's counted events each second while the load runs and drains.
+# Pipeline: sample the aggregator's counted events each second while the load runs and drains,
+# with the CPU time the stack's processes have used so far, for where the time goes.
 counted() {
   curl -s "http://$aggregation_metrics/metrics" |
     awk '$1 == "streammetrics_aggregation_events_counted_total" { printf "%d\n", $2 }'
+}
+ticks() {  # pid...: their utime + stime so far (every thread), in clock ticks
+  local sum=0 pid t
+  for pid in "$@"; do
+    # Fields counted after "pid (command) ", since a command may hold spaces.
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || t=0
+    sum=$((sum + ${t:-0}))
+  done
+  echo "$sum"
+}
+ingest_pid=$(running_pid ingest-service) || sm_die "the ingest service is not running"
+aggregation_pid=$(running_pid aggregation-service) || sm_die "the aggregation service is not running"
+kafka_pids="$(running_pid kafka-1) $(running_pid kafka-2) $(running_pid kafka-3)"
+postgres_pid=$(running_pid postgres) || sm_die "PostgreSQL is not running"
+redis_pid=$(running_pid redis) || sm_die "Redis is not running"
+cpu_sample() {  # ingest aggregation kafka postgres redis, in clock ticks
+  # shellcheck disable=SC2046,SC2086
+  echo "$(ticks "$ingest_pid") $(ticks "$aggregation_pid") $(ticks $kafka_pids)" \
+    "$(ticks "$postgres_pid" $(pgrep -P "$postgres_pid")) $(ticks "$redis_pid")"
 }
 counted_before=$(counted)
 start=$(date +%s.%N)
 (
   while true; do
-    echo "$(date +%s.%N) $(counted)"
+    echo "$(date +%s.%N) $(counted) $(cpu_sample)"
     sleep 1  # sampling period of the throughput plot
   done
 ) >"$out/counted.txt" &
@@ -180,6 +201,20 @@ if [ -n "$done_at" ]; then
 else
   pipeline=0
   pipeline_ok=0
+fi
+# CPU per accepted event from the start until the aggregator had counted them all: each
+# process's, the load generator's own account of its load phase, and what two cores offered.
+cpu_row=""
+if [ -n "$done_at" ]; then
+  cpu_row=$(awk -v n="$accepted" -v hz="$(getconf CLK_TCK)" -v at="$done_at" \
+    -v lg="$(json_number "$out/pipeline.json" cpu_seconds)" -v cores="$(nproc)" '
+    NR == 1 { t0 = $1; for (i = 3; i <= 7; i++) c0[i] = $i }
+    $1 == at {
+      all = lg * 1e6 / n
+      for (i = 3; i <= 7; i++) { us[i] = ($i - c0[i]) / hz * 1e6 / n; all += us[i] }
+      printf "%.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f", us[3], us[4], us[5], us[6], us[7],
+        lg * 1e6 / n, all, cores * ($1 - t0) * 1e6 / n
+    }' "$out/counted.txt")
 fi
 verify_passed=$(grep -o '"passed":[a-z]*' "$out/pipeline.json" | cut -d: -f2 || true)
 [ "$verify_passed" = true ] || pipeline_ok=0
@@ -210,13 +245,25 @@ table="$out/table.md"
     "$(json_number "$out/pipeline.json" p50)" "$(json_number "$out/pipeline.json" p99)" \
     "$accepted" "$lost" "$doubled" "${verify_passed:-missing}"
 } >"$table"
+cpu_table="$out/cpu.md"
+if [ -n "$cpu_row" ]; then
+  read -r cpu_ingest cpu_aggregation cpu_kafka cpu_postgres cpu_redis cpu_loadgen cpu_all cpu_offered <<<"$cpu_row"
+  {
+    echo "| CPU µs per event, whole pipeline stage | ingest | aggregation | Kafka (3 brokers) | PostgreSQL | Redis | loadgen | all | $(nproc) cores offered |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| | $cpu_ingest | $cpu_aggregation | $cpu_kafka | $cpu_postgres | $cpu_redis | $cpu_loadgen | $cpu_all | $cpu_offered |"
+  } >"$cpu_table"
+fi
 
 cat >"$out/summary.json" <<JSON
 {"when": "$stamp", "seconds_per_stage": $secs, "streams": $streams,
  "series": "$services x $metrics x $tag_sets",
  "ceiling": $ceiling, "grpc_null": $grpc_null, "ingest": $ingest, "ingest_target": $ingest_target,
  "pipeline": $pipeline, "pipeline_target": $pipeline_target, "accepted": ${accepted:-0},
- "lost": $lost, "double_counted": $doubled, "verify_passed": ${verify_passed:-false}}
+ "lost": $lost, "double_counted": $doubled, "verify_passed": ${verify_passed:-false},
+ "cpu_us_per_event": {"ingest": ${cpu_ingest:-0}, "aggregation": ${cpu_aggregation:-0},
+   "kafka": ${cpu_kafka:-0}, "postgres": ${cpu_postgres:-0}, "redis": ${cpu_redis:-0},
+   "loadgen": ${cpu_loadgen:-0}, "all": ${cpu_all:-0}, "offered": ${cpu_offered:-0}}}
 JSON
 
 # Plots: acked and counted events per second during the pipeline stage; the ack latency
@@ -268,8 +315,12 @@ fi
 echo
 echo "End-to-end benchmark ($secs s per stage, $streams streams, $services x $metrics x $tag_sets series)"
 cat "$table"
+if [ -f "$cpu_table" ]; then
+  echo
+  cat "$cpu_table"
+fi
 echo
-echo "markdown: $table"
+echo "markdown: $table${cpu_row:+, $cpu_table}"
 echo "json:     $out/summary.json"
 [ -f "$out/pipeline.png" ] && echo "plot:     $out/pipeline.png"
 [ "$pipeline_ok" = 1 ] || { sm_log "the pipeline stage did not verify (see $out/pipeline.txt)"; exit 1; }

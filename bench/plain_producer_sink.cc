@@ -14,6 +14,8 @@ namespace streammetrics::bench {
 // failed (the ceiling only counts failures, so they are not kept by position).
 struct PlainProducerSink::Batch {
   ingest::BatchDeliveredCallback done;
+  // Kept until the last report: librdkafka points at the values, as the ingest service's does.
+  std::vector<ingest::OutgoingRecord> records;
   size_t size = 0;
   std::atomic<size_t> pending{0};
   std::atomic<size_t> failed{0};
@@ -68,7 +70,12 @@ void PlainProducerSink::SendBatch(std::vector<ingest::OutgoingRecord> records,
   batch->done = std::move(done);
   batch->size = records.size();
   batch->pending.store(records.size());
-  for (ingest::OutgoingRecord& r : records) {
+  batch->records = std::move(records);
+  // Read the size first: once the last record is handed over, the batch may be reported and
+  // deleted on the poller thread at any moment.
+  const size_t n = batch->records.size();
+  for (size_t i = 0; i < n; ++i) {
+    const ingest::OutgoingRecord& r = batch->records[i];
     rd_kafka_headers_t* headers = rd_kafka_headers_new(r.headers.size());
     for (const auto& [k, v] : r.headers) {
       rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()), v.data(),
@@ -79,12 +86,12 @@ void PlainProducerSink::SendBatch(std::vector<ingest::OutgoingRecord> records,
                                                                                : dead_letter_topic_;
     rd_kafka_resp_err_t err;
     // QUEUE_FULL: wait for the poller's deliveries to make room, as a simple application would.
-    while ((err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                                    RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
-                                    RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(batch),
-                                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    while ((err = rd_kafka_producev(
+                producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(batch),
+                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
 #include "grpcpp/grpcpp.h"
 #include "ingest-service/batch_preparer.h"
 #include "ingest-service/byte_budget.h"
@@ -63,7 +64,7 @@ class IngestReactor : public Base {
       absl::MutexLock lock(&mu_);
       reading_ = true;
     }
-    this->StartRead(&batch_);
+    this->StartRead(FreshBatch());
   }
 
   void OnReadDone(bool ok) override {
@@ -128,19 +129,29 @@ class IngestReactor : public Base {
     std::vector<v1::Rejection> rejections;
   };
 
+  static google::protobuf::ArenaOptions ArenaOptions() {
+    google::protobuf::ArenaOptions o;
+    // A batch of 500 typical events takes a few hundred KB: blocks of up to 64 KB keep the
+    // number of blocks (each freed by Reset) small.
+    o.start_block_size = 4096;
+    o.max_block_size = 64 << 10;
+    return o;
+  }
+
   void HandleBatch() {
-    const auto events = static_cast<uint32_t>(batch_.events_size());
+    v1::MetricBatch& batch = *batch_;
+    const auto events = static_cast<uint32_t>(batch.events_size());
     deps_.metrics->BatchReceived(events);
-    if (std::optional<BatchViolation> violation = ValidateBatch(batch_, deps_.limits)) {
+    if (std::optional<BatchViolation> violation = ValidateBatch(batch, deps_.limits)) {
       deps_.metrics->BatchRejected(violation->reason);
       BatchOutcome outcome;
-      outcome.sequence = batch_.sequence();
+      outcome.sequence = batch.sequence();
       outcome.events = events;
       outcome.batch_violation = std::move(violation);
       Record(std::move(outcome));
       return;
     }
-    PreparedBatch prepared = PrepareBatch(batch_, deps_.limits, deps_.clock->Now());
+    PreparedBatch prepared = PrepareBatch(batch, deps_.limits, deps_.clock->Now());
     for (const v1::Rejection& r : prepared.rejections) deps_.metrics->EventRejected(r.reason());
     auto in_flight = std::make_shared<InFlight>(
         InFlight{prepared.sequence, events, prepared.bytes, std::move(prepared.rejections)});
@@ -189,12 +200,24 @@ class IngestReactor : public Base {
   // Issues the next read when the stream and the process have room; otherwise leaves the stream
   // parked, to be resumed by its own deliveries or by the process budget's wake-up.
   void ContinueReading(bool after_read) {
+    std::function<void()> action;
+    bool claimed = false;
     {
       absl::MutexLock lock(&mu_);
       if (after_read) reading_ = false;  // batch_ is free again
-      if (reading_ || half_closed_ || cancelled_ || finished_) return;
-      if (in_flight_bytes_ >= deps_.stream_bytes_limit) return;  // own deliveries wake us
-      reading_ = true;  // claim the read so concurrent callers back off
+      if (reading_ || half_closed_ || cancelled_ || finished_) {
+        // A cancel can arrive while this thread hands the batch to the sink, and the batch's
+        // delivery can complete before this line: then clearing reading_ is the last state
+        // change the stream waited for, and nobody else will look at it again.
+        if (after_read) action = NextActionLocked();
+      } else if (in_flight_bytes_ < deps_.stream_bytes_limit) {  // else own deliveries wake us
+        reading_ = true;  // claim the read so concurrent callers back off
+        claimed = true;
+      }
+    }
+    if (!claimed) {
+      if (action) action();  // may Finish: nothing touches `this` afterwards
+      return;
     }
     if (!deps_.budget->HasRoom()) {
       {
@@ -208,11 +231,24 @@ class IngestReactor : public Base {
       if (!parked) ContinueReading(false);  // room appeared in between
       return;
     }
-    this->StartRead(&batch_);
+    this->StartRead(FreshBatch());
+  }
+
+  // The batch the next read fills: a new message on the emptied arena. Only called while no read
+  // is in progress and HandleBatch is done with the previous batch (PrepareBatch copies out what
+  // the records need).
+  v1::MetricBatch* FreshBatch() {
+    arena_.Reset();
+    batch_ = google::protobuf::Arena::CreateMessage<v1::MetricBatch>(&arena_);
+    return batch_;
   }
 
   std::shared_ptr<IngestReactor> self_;
-  v1::MetricBatch batch_;
+  // Each batch is parsed onto arena_, and the arena is reset before the next read: parsing then
+  // allocates by bumping a pointer, and dropping a batch frees a few blocks instead of every
+  // event's strings and map nodes one by one (which cost about 5 % of the service's CPU).
+  google::protobuf::Arena arena_{ArenaOptions()};
+  v1::MetricBatch* batch_ = nullptr;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t pending_batches_ ABSL_GUARDED_BY(mu_) = 0;

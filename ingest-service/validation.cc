@@ -56,6 +56,14 @@ bool IsOnlyWhitespace(absl::string_view text) {
                      [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); });
 }
 
+// Whether `text` passes CheckText's rules. Builds no message: most text is valid, and a message
+// costs allocations (CheckEntries' field names quote the key) on every event of the hot path.
+bool TextPasses(absl::string_view text, size_t max_length, bool reject_blank, bool reject_control) {
+  if (text.size() > max_length) return false;
+  if (reject_blank && (text.empty() || IsOnlyWhitespace(text))) return false;
+  return !reject_control || FindControlCharacter(text) == absl::string_view::npos;
+}
+
 // The checks shared by every identifier-like string, in the documented order: blank, too long,
 // control characters. `what` names the field in the message ("service_id", "tag key \"env\"").
 std::optional<TextViolation> CheckText(absl::string_view what, absl::string_view text,
@@ -213,6 +221,18 @@ std::optional<EventViolation> CheckEntries(const StringMap& entries, const Entry
                      absl::StrCat("event has ", entries.size(), " ", rules.plural,
                                   "; the limit is ", rules.max_entries));
   }
+  // Proving every entry valid needs neither the key order nor the messages below.
+  bool all_pass = true;
+  for (const auto& [key, value] : entries) {
+    if (key.empty() ||
+        !TextPasses(key, rules.max_key_length, /*reject_blank=*/false, /*reject_control=*/true) ||
+        !TextPasses(value, rules.max_value_length, /*reject_blank=*/false,
+                    rules.reject_control_in_value)) {
+      all_pass = false;
+      break;
+    }
+  }
+  if (all_pass) return std::nullopt;
   std::vector<std::pair<absl::string_view, absl::string_view>> sorted;
   sorted.reserve(entries.size());
   for (const auto& entry : entries) sorted.emplace_back(entry.first, entry.second);

@@ -23,16 +23,14 @@ std::string Quote(absl::string_view value) {
   return quoted;
 }
 
-absl::StatusOr<std::string> Require(
-    const std::function<std::optional<std::string>(absl::string_view name)>& lookup,
-    absl::string_view name) {
-  std::optional<std::string> value = lookup(name);
+absl::StatusOr<absl::string_view> Require(HeaderLookup lookup, absl::string_view name) {
+  std::optional<absl::string_view> value = lookup(name);
   if (!value.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("record header ", name, " is missing; the idempotency key needs ",
                      kHeaderClientId, ", ", kHeaderSequence, " and ", kHeaderEventIndex));
   }
-  return *std::move(value);
+  return *value;
 }
 
 // Parses a canonical decimal: one or more ASCII digits, no sign, no whitespace, no leading zero
@@ -73,30 +71,43 @@ Headers EncodeHeaders(const IdempotencyKey& key, absl::string_view content_type)
   };
 }
 
-absl::StatusOr<IdempotencyKey> DecodeHeaders(
-    const std::function<std::optional<std::string>(absl::string_view name)>& lookup) {
-  IdempotencyKey key;
-  ASSIGN_OR_RETURN(key.client_id, Require(lookup, kHeaderClientId));
-  if (key.client_id.empty()) {
+absl::Status DecodeHeaders(HeaderLookup lookup, IdempotencyKey* key) {
+  ASSIGN_OR_RETURN(const absl::string_view client_id, Require(lookup, kHeaderClientId));
+  if (client_id.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("record header ", kHeaderClientId,
                      " is empty; it must name the client that sent the event"));
   }
+  key->client_id.assign(client_id.data(), client_id.size());
 
-  ASSIGN_OR_RETURN(const std::string sequence_text, Require(lookup, kHeaderSequence));
-  ASSIGN_OR_RETURN(key.sequence, ParseCanonicalDecimal(kHeaderSequence, sequence_text,
-                                                       std::numeric_limits<uint64_t>::max()));
-  if (key.sequence == 0) {
+  ASSIGN_OR_RETURN(const absl::string_view sequence_text, Require(lookup, kHeaderSequence));
+  ASSIGN_OR_RETURN(key->sequence, ParseCanonicalDecimal(kHeaderSequence, sequence_text,
+                                                        std::numeric_limits<uint64_t>::max()));
+  if (key->sequence == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("record header ", kHeaderSequence, " is 0; batch sequences start at 1"));
   }
 
-  ASSIGN_OR_RETURN(const std::string index_text, Require(lookup, kHeaderEventIndex));
+  ASSIGN_OR_RETURN(const absl::string_view index_text, Require(lookup, kHeaderEventIndex));
   ASSIGN_OR_RETURN(
       const uint64_t index,
       ParseCanonicalDecimal(kHeaderEventIndex, index_text, std::numeric_limits<uint32_t>::max()));
-  key.event_index = static_cast<uint32_t>(index);
+  key->event_index = static_cast<uint32_t>(index);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IdempotencyKey> DecodeHeaders(HeaderLookup lookup) {
+  IdempotencyKey key;
+  RETURN_IF_ERROR(DecodeHeaders(lookup, &key));
   return key;
+}
+
+std::optional<absl::string_view> LastHeader(const Headers& headers, absl::string_view name) {
+  std::optional<absl::string_view> found;
+  for (const auto& [k, v] : headers) {
+    if (k == name) found = v;
+  }
+  return found;
 }
 
 }  // namespace streammetrics::events

@@ -8,12 +8,13 @@
 #define STREAMMETRICS_LIB_EVENTS_IDEMPOTENCY_KEY_H_
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -41,11 +42,21 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // The four headers of a record whose value has `content_type`, in a fixed order.
 Headers EncodeHeaders(const IdempotencyKey& key, absl::string_view content_type);
 
-// Reads the key back. `lookup(name)` returns the last value of header `name`, or nullopt.
-// Fails with InvalidArgument naming the header when one is missing, empty (client id), not a
-// canonical decimal number, or out of range (sequence 0, index above 2^32-1).
-absl::StatusOr<IdempotencyKey> DecodeHeaders(
-    const std::function<std::optional<std::string>(absl::string_view name)>& lookup);
+// `lookup(name)` returns the last value of header `name`, or nullopt. The view must stay valid
+// until DecodeHeaders returns (a lambda returning std::optional<std::string> would dangle).
+using HeaderLookup = absl::FunctionRef<std::optional<absl::string_view>(absl::string_view name)>;
+
+// Reads the key back into *key (reusing its storage: the aggregation service decodes every record
+// into one key). Fails with InvalidArgument naming the header when one is missing, empty (client
+// id), not a canonical decimal number, or out of range (sequence 0, index above 2^32-1); *key is
+// then unspecified.
+absl::Status DecodeHeaders(HeaderLookup lookup, IdempotencyKey* key);
+
+// The same, returning a new key.
+absl::StatusOr<IdempotencyKey> DecodeHeaders(HeaderLookup lookup);
+
+// The last value of header `name` in `headers`, or nullopt: a HeaderLookup over Headers.
+std::optional<absl::string_view> LastHeader(const Headers& headers, absl::string_view name);
 
 }  // namespace streammetrics::events
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -99,18 +100,13 @@ absl::StatusOr<std::string> Unescape(absl::string_view key, absl::string_view pi
   return out;
 }
 
-}  // namespace
-
-std::string SeriesKey(const v1::MetricEvent& event) {
-  return SeriesKey(event.service_id(), event.metric_name(), event.tags());
-}
-
-std::string SeriesKey(absl::string_view service_id, absl::string_view metric_name,
-                      const google::protobuf::Map<std::string, std::string>& tags) {
+void AppendSeriesKey(absl::string_view service_id, absl::string_view metric_name,
+                     const google::protobuf::Map<std::string, std::string>& tags,
+                     std::string* key) {
   // Map iteration order is unspecified (and differs between processes), so sort to be
-  // deterministic. string_view compares like memcmp: bytewise, unsigned.
-  std::vector<std::pair<absl::string_view, absl::string_view>> sorted;
-  sorted.reserve(tags.size());
+  // deterministic. string_view compares like memcmp: bytewise, unsigned. Inline room for the
+  // usual handful of tags keeps this free of allocations.
+  absl::InlinedVector<std::pair<absl::string_view, absl::string_view>, 8> sorted;
   size_t tag_bytes = 0;
   for (const auto& entry : tags) {
     sorted.emplace_back(entry.first, entry.second);
@@ -118,18 +114,34 @@ std::string SeriesKey(absl::string_view service_id, absl::string_view metric_nam
   }
   std::sort(sorted.begin(), sorted.end());
 
-  std::string key;
-  key.reserve(service_id.size() + metric_name.size() + tag_bytes + 2);
-  AppendEscaped(service_id, &key);
-  key.push_back(kPartSeparator);
-  AppendEscaped(metric_name, &key);
-  key.push_back(kPartSeparator);
+  key->reserve(key->size() + service_id.size() + metric_name.size() + tag_bytes + 2);
+  AppendEscaped(service_id, key);
+  key->push_back(kPartSeparator);
+  AppendEscaped(metric_name, key);
+  key->push_back(kPartSeparator);
   for (size_t i = 0; i < sorted.size(); ++i) {
-    if (i > 0) key.push_back(kTagSeparator);
-    AppendEscaped(sorted[i].first, &key);
-    key.push_back(kKeyValueSeparator);
-    AppendEscaped(sorted[i].second, &key);
+    if (i > 0) key->push_back(kTagSeparator);
+    AppendEscaped(sorted[i].first, key);
+    key->push_back(kKeyValueSeparator);
+    AppendEscaped(sorted[i].second, key);
   }
+}
+
+}  // namespace
+
+std::string SeriesKey(const v1::MetricEvent& event) {
+  return SeriesKey(event.service_id(), event.metric_name(), event.tags());
+}
+
+void SeriesKey(const v1::MetricEvent& event, std::string* out) {
+  out->clear();
+  AppendSeriesKey(event.service_id(), event.metric_name(), event.tags(), out);
+}
+
+std::string SeriesKey(absl::string_view service_id, absl::string_view metric_name,
+                      const google::protobuf::Map<std::string, std::string>& tags) {
+  std::string key;
+  AppendSeriesKey(service_id, metric_name, tags, &key);
   return key;
 }
 

@@ -24,6 +24,9 @@ namespace streammetrics::events {
 // apart).
 std::string SeriesKey(const v1::MetricEvent& event);
 
+// The same, written over *out (reusing its storage, for callers that key every record).
+void SeriesKey(const v1::MetricEvent& event, std::string* out);
+
 // The same for parts given separately.
 std::string SeriesKey(absl::string_view service_id, absl::string_view metric_name,
                       const google::protobuf::Map<std::string, std::string>& tags);

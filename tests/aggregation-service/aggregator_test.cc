@@ -205,7 +205,7 @@ TEST_F(AggregatorTest, ASlowCheckpointDelaysTheNextOnlyWhileRecordsWait) {
     clock_.Advance(absl::Seconds(1));
     EXPECT_TRUE(source_
                     ->Poll(absl::ZeroDuration(), records,
-                           [&](const SourceRecord& r) { aggregator_->Consume(r); })
+                           [&](absl::Span<const SourceRecord> r) { aggregator_->Consume(r); })
                     .ok());
     const int before = store_.calls();
     EXPECT_TRUE(aggregator_->Tick([&](int32_t p) { return source_->HighWatermark(p); }).ok());

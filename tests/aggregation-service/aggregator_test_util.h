@@ -82,8 +82,8 @@ class AggregatorFixture : public ::testing::Test {
       size_t seen = 0;
       ASSERT_TRUE(source_
                       ->Poll(absl::ZeroDuration(), max_records,
-                             [&](const SourceRecord& r) {
-                               ++seen;
+                             [&](absl::Span<const SourceRecord> r) {
+                               seen += r.size();
                                aggregator_->Consume(r);
                              })
                       .ok());

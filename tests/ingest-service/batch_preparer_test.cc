@@ -32,7 +32,8 @@ TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLette
     const OutgoingRecord& r = p.records[i];
     bytes += r.ByteSize();
     EXPECT_EQ(r.key, events::SeriesKey(original.events(i)));
-    auto key = events::DecodeHeaders([&](absl::string_view n) { return Header(r, n); });
+    auto key = events::DecodeHeaders(
+        [&](absl::string_view n) { return events::LastHeader(r.headers, n); });
     ASSERT_TRUE(key.ok()) << key.status();
     EXPECT_EQ(*key, (events::IdempotencyKey{"client-a", 7, static_cast<uint32_t>(i)}));
     if (i == 2) {

@@ -31,7 +31,7 @@ using testing::Batch;
 using Key = std::tuple<std::string, uint64_t, uint32_t>;
 
 Key KeyOf(const ConsumedRecord& r) {
-  auto key = events::DecodeHeaders([&](absl::string_view name) -> std::optional<std::string> {
+  auto key = events::DecodeHeaders([&](absl::string_view name) -> std::optional<absl::string_view> {
     auto it = r.headers.find(std::string(name));
     if (it == r.headers.end()) return std::nullopt;
     return it->second;

@@ -1,6 +1,8 @@
 // LoadRunner: paced sending over several MetricsClients (see the header).
 #include "tools/loadgen/load_runner.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <memory>
 #include <thread>
@@ -47,8 +49,20 @@ absl::Time LoadRunner::started() const {
   return nanos == 0 ? absl::InfinitePast() : absl::FromUnixNanos(nanos);
 }
 
+namespace {
+
+// User plus system CPU time of the whole process so far.
+absl::Duration ProcessCpuTime() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return absl::DurationFromTimeval(usage.ru_utime) + absl::DurationFromTimeval(usage.ru_stime);
+}
+
+}  // namespace
+
 absl::Status LoadRunner::Run() {
   if (absl::Status s = Check(options_); !s.ok()) return s;
+  const absl::Duration cpu_at_start = ProcessCpuTime();
   std::vector<std::unique_ptr<client::MetricsClient>> clients;
   for (int64_t i = 0; i < options_.streams; ++i) {
     client::MetricsClientOptions o;
@@ -85,6 +99,7 @@ absl::Status LoadRunner::Run() {
     }
   }
   totals_.flush_time = absl::Now() - flush_start;
+  totals_.cpu_time = ProcessCpuTime() - cpu_at_start;
   totals_.events_sent = sent_.load();
   totals_.send_timeouts = send_timeouts_.load();
   for (size_t i = 0; i < clients.size(); ++i) {

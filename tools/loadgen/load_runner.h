@@ -50,8 +50,11 @@ struct RunOptions {
 
 // What the run did, from the runner's side (the ledger holds the acks).
 struct RunTotals {
-  absl::Duration elapsed;       // from start until sending stopped
-  absl::Duration flush_time;    // closing the clients
+  absl::Duration elapsed;     // from start until sending stopped
+  absl::Duration flush_time;  // closing the clients
+  // CPU time of the whole process (every thread) from start through the flush: what producing
+  // the load cost, beside what it cost the services.
+  absl::Duration cpu_time;
   uint64_t events_sent = 0;     // taken by the clients
   uint64_t send_timeouts = 0;   // given up after send_timeout (not sent)
   uint64_t events_unacked = 0;  // still unacked when the flush ended

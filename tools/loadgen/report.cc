@@ -109,6 +109,11 @@ std::string RunTable(const RunSummary& s) {
       {"batches resent / reconnects",
        absl::StrCat(Thousands(s.totals.batches_resent), " / ", Thousands(s.totals.reconnects))},
       {"final flush (s)", absl::StrFormat("%.2f", absl::ToDoubleSeconds(s.totals.flush_time))},
+      {"loadgen CPU (s, µs per event)",
+       absl::StrFormat("%.2f, %.2f", absl::ToDoubleSeconds(s.totals.cpu_time),
+                       s.totals.events_sent == 0 ? 0.0
+                                                 : absl::ToDoubleMicroseconds(s.totals.cpu_time) /
+                                                       static_cast<double>(s.totals.events_sent))},
       {"ack latency p50 / p90 (ms)", absl::StrCat(Ms(s.p50_ms), " / ", Ms(s.p90_ms))},
       {"ack latency p99 / p99.9 / max (ms)",
        absl::StrCat(Ms(s.p99_ms), " / ", Ms(s.p999_ms), " / ", Ms(s.max_ms))},
@@ -159,6 +164,7 @@ std::string ReportJson(const RunSummary& s) {
       absl::StrCat("\"batches_resent\":", s.totals.batches_resent),
       absl::StrCat("\"reconnects\":", s.totals.reconnects),
       absl::StrCat("\"flush_seconds\":", absl::ToDoubleSeconds(s.totals.flush_time)),
+      absl::StrCat("\"cpu_seconds\":", absl::ToDoubleSeconds(s.totals.cpu_time)),
       absl::StrCat("\"ack_ms\":{\"p50\":", s.p50_ms, ",\"p90\":", s.p90_ms, ",\"p99\":", s.p99_ms,
                    ",\"p999\":", s.p999_ms, ",\"max\":", s.max_ms, "}"),
   };

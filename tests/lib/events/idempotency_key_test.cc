@@ -19,14 +19,10 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 
 // A lookup over `headers` that, like a Kafka record, returns the last value of a repeated name.
-std::function<std::optional<std::string>(absl::string_view)> LookupIn(Headers headers) {
-  return [headers = std::move(headers)](absl::string_view name) -> std::optional<std::string> {
-    std::optional<std::string> found;
-    for (const auto& [k, v] : headers) {
-      if (k == name) found = v;
-    }
-    return found;
-  };
+// The views point into the function's own copy, alive while DecodeHeaders runs.
+std::function<std::optional<absl::string_view>(absl::string_view)> LookupIn(Headers headers) {
+  return
+      [headers = std::move(headers)](absl::string_view name) { return LastHeader(headers, name); };
 }
 
 Headers Valid() {
@@ -91,6 +87,21 @@ TEST(IdempotencyKeyTest, RoundTrips) {
     ASSERT_TRUE(decoded.ok()) << decoded.status();
     EXPECT_EQ(*decoded, key);
   }
+}
+
+TEST(IdempotencyKeyTest, DecodeIntoAKeyReplacesEveryField) {
+  IdempotencyKey key{"a much longer client id than the next one", 99, 98};
+  ASSERT_TRUE(
+      DecodeHeaders(LookupIn(EncodeHeaders({"c", 2, 1}, kContentTypeMetricEvent)), &key).ok());
+  EXPECT_EQ(key, (IdempotencyKey{"c", 2, 1}));
+  EXPECT_FALSE(DecodeHeaders(LookupIn(Without("sm-sequence")), &key).ok());
+}
+
+TEST(IdempotencyKeyTest, LastHeaderFindsTheLastOfARepeatedName) {
+  const Headers headers = {{"a", "1"}, {"b", ""}, {"a", "2"}};
+  EXPECT_EQ(LastHeader(headers, "a"), "2");
+  EXPECT_EQ(LastHeader(headers, "b"), "");
+  EXPECT_EQ(LastHeader(headers, "c"), std::nullopt);
 }
 
 TEST(IdempotencyKeyTest, DecodeReadsTheLastValueOfARepeatedHeader) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -131,6 +132,19 @@ TEST(SeriesKeyTest, EventOverloadUsesOnlySeriesFields) {
   other.set_value(99);
   EXPECT_EQ(SeriesKey(other), SeriesKey(event));
   EXPECT_EQ(SeriesKey(event), SeriesKey(event.service_id(), event.metric_name(), event.tags()));
+}
+
+TEST(SeriesKeyTest, OutParameterOverloadOverwritesWhatWasThere) {
+  v1::MetricEvent event;
+  event.set_service_id("s|1");
+  event.set_metric_name("m");
+  for (int i = 9; i >= 0; --i) (*event.mutable_tags())[absl::StrCat("k", i)] = "v,=";
+  std::string out = "left over from the previous record, longer than the key";
+  SeriesKey(event, &out);
+  EXPECT_EQ(out, SeriesKey(event));
+  event.mutable_tags()->clear();
+  SeriesKey(event, &out);
+  EXPECT_EQ(out, "s\\|1|m|");
 }
 
 TEST(SeriesKeyTest, EscapesEverySpecialCharacterInEveryPart) {

@@ -42,6 +42,7 @@ RunSummary Summary() {
   s.values = "constant:1";
   s.totals.elapsed = absl::Seconds(10);
   s.totals.events_sent = 50000;
+  s.totals.cpu_time = absl::Milliseconds(150);
   s.counts.events_accepted = 49500;
   s.counts.events_rejected_as_expected = 500;
   s.p99_ms = 12.34;
@@ -55,6 +56,8 @@ TEST(ReportTest, RunTableHasOneRowPerNumber) {
   EXPECT_THAT(t, HasSubstr("49,500 |"));
   EXPECT_THAT(t, HasSubstr("| sent rate (events/s)"));
   EXPECT_THAT(t, HasSubstr("12.3 /"));
+  EXPECT_THAT(t, HasSubstr("| loadgen CPU (s, µs per event)"));
+  EXPECT_THAT(t, HasSubstr("0.15, 3.00 |"));
   RunSummary unpaced = Summary();
   unpaced.target_rate = 0;
   EXPECT_THAT(RunTable(unpaced), HasSubstr("unpaced |"));
@@ -94,6 +97,7 @@ TEST(ReportTest, JsonParsesAndCarriesTheNumbers) {
   const auto& f = parsed.fields();
   EXPECT_EQ(f.at("run_id").string_value(), "lg-\"1\"");
   EXPECT_EQ(f.at("events_accepted").number_value(), 49500);
+  EXPECT_EQ(f.at("cpu_seconds").number_value(), 0.15);
   EXPECT_EQ(f.at("ack_ms").struct_value().fields().at("p99").number_value(), 12.34);
   EXPECT_TRUE(f.at("verify").struct_value().fields().at("passed").bool_value());
   const auto& cdf = f.at("ack_ms_cdf").list_value();
