@@ -4,12 +4,11 @@
 #include <limits>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace streammetrics::loadgen {
-namespace {}  // namespace
-
 EventMaker::EventMaker(const SeriesCatalog* catalog, const ValueDistribution* values,
                        const std::string& run_id, int stream, uint64_t seed,
                        double invalid_fraction)
@@ -22,9 +21,10 @@ EventMaker::EventMaker(const SeriesCatalog* catalog, const ValueDistribution* va
       pick_invalid_(invalid_fraction) {}
 
 v1::MetricEvent EventMaker::Make(absl::Time timestamp) {
-  v1::MetricEvent event = catalog_->series(pick_series_(rng_));
+  const size_t series = pick_series_(rng_);
+  v1::MetricEvent event = catalog_->series(series);
   const bool invalid = pick_invalid_(rng_);
-  event.set_event_id(absl::StrCat(invalid ? "x" : "e", id_prefix_, made_++));
+  event.set_event_id(absl::StrCat(invalid ? "x" : "e", id_prefix_, made_++, "@", series));
   *event.mutable_timestamp() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(timestamp));
   event.set_instance_id(instance_id_);
@@ -56,6 +56,16 @@ void EventMaker::Break(v1::MetricEvent& event) {
 
 bool EventMaker::IsDeliberatelyInvalid(const v1::MetricEvent& event) {
   return absl::StartsWith(event.event_id(), "x-");
+}
+
+std::optional<size_t> EventMaker::SeriesIndexOf(const v1::MetricEvent& event) {
+  const absl::string_view id = event.event_id();
+  const size_t at = id.rfind('@');
+  size_t index = 0;
+  if (at == absl::string_view::npos || !absl::SimpleAtoi(id.substr(at + 1), &index)) {
+    return std::nullopt;
+  }
+  return index;
 }
 
 }  // namespace streammetrics::loadgen

@@ -11,6 +11,7 @@
 #define STREAMMETRICS_TOOLS_LOADGEN_EVENT_MAKER_H_
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -34,8 +35,9 @@ inline constexpr int kInvalidKinds = 5;
 class EventMaker {
  public:
   // `catalog` and `values` must outlive the maker. `stream` numbers the maker's events
-  // ("e-<stream>-<n>") and names its instance ("<run_id>-stream-<stream>"); `seed` and `stream`
-  // together seed its random numbers, so a run is reproducible. invalid_fraction in [0, 1].
+  // ("e-<stream>-<n>@<series index>") and names its instance ("<run_id>-stream-<stream>"); `seed`
+  // and `stream` together seed its random numbers, so a run is reproducible. invalid_fraction in
+  // [0, 1].
   EventMaker(const SeriesCatalog* catalog, const ValueDistribution* values,
              const std::string& run_id, int stream, uint64_t seed, double invalid_fraction);
 
@@ -44,6 +46,10 @@ class EventMaker {
 
   // True for an event EventMaker broke on purpose (by its event_id).
   static bool IsDeliberatelyInvalid(const v1::MetricEvent& event);
+
+  // The catalog index of the series an event was made from (its event_id ends "@<index>"), or
+  // nullopt for an id without one.
+  static std::optional<size_t> SeriesIndexOf(const v1::MetricEvent& event);
 
  private:
   void Break(v1::MetricEvent& event);

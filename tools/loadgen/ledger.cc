@@ -41,11 +41,24 @@ void Ledger::OnAck(const v1::BatchAck& ack, const v1::MetricBatch& batch, absl::
   for (const v1::Rejection& r : ack.rejections()) {
     if (r.event_index() < rejected_at.size()) rejected_at[r.event_index()] = &r;
   }
-  // Keys and latencies are computed before taking the lock: the callbacks of several streams
-  // contend for it.
-  std::vector<std::string> keys(batch.events_size());
+  // Keys are found before taking the lock: the callbacks of several streams contend for it.
+  // An event EventMaker made and did not break has its catalog series' key (a broken one may
+  // have lost its service_id); any other is keyed by computing its key.
+  std::vector<absl::string_view> keys(batch.events_size());
+  std::vector<std::string> computed;
+  computed.reserve(batch.events_size());  // never reallocates: `keys` points into it
   for (int i = 0; i < batch.events_size(); ++i) {
-    if (rejected_at[i] == nullptr) keys[i] = events::SeriesKey(batch.events(i));
+    if (rejected_at[i] != nullptr) continue;
+    const v1::MetricEvent& e = batch.events(i);
+    std::optional<size_t> index;
+    if (catalog_ != nullptr && !EventMaker::IsDeliberatelyInvalid(e)) {
+      index = EventMaker::SeriesIndexOf(e);
+    }
+    if (index.has_value() && *index < catalog_->size()) {
+      keys[i] = catalog_->key(*index);
+    } else {
+      keys[i] = computed.emplace_back(events::SeriesKey(e));
+    }
   }
   absl::MutexLock lock(&mu_);
   ++counts_.batches_durable;
@@ -81,7 +94,9 @@ void Ledger::OnAck(const v1::BatchAck& ack, const v1::MetricBatch& batch, absl::
       // Accepted means the pipeline counts it, so the windows must too.
     }
     ++counts_.events_accepted;
-    WindowTotals& w = windows_[keys[i]][FloorTo(e.timestamp().seconds(), kMinute)];
+    auto series = windows_.find(keys[i]);
+    if (series == windows_.end()) series = windows_.try_emplace(std::string(keys[i])).first;
+    WindowTotals& w = series->second[FloorTo(e.timestamp().seconds(), kMinute)];
     ++w.count;
     w.sum += e.value();
   }

@@ -21,6 +21,7 @@
 #include "lib/sketch/ddsketch.h"
 #include "streammetrics/v1/aggregate.pb.h"
 #include "streammetrics/v1/ingest.pb.h"
+#include "tools/loadgen/series_catalog.h"
 
 namespace streammetrics::loadgen {
 
@@ -50,8 +51,13 @@ struct LedgerCounts {
 class Ledger {
  public:
   // `time_offset`: how long before their intended send time events are stamped
-  // (RunOptions::time_offset), added back when measuring latency.
-  explicit Ledger(absl::Duration time_offset = absl::ZeroDuration()) : time_offset_(time_offset) {}
+  // (RunOptions::time_offset), added back when measuring latency. `catalog` (optional, must
+  // outlive the ledger): the catalog EventMaker drew the events from. The series key of an event
+  // it made and did not break is then looked up by the index in its event id instead of being
+  // computed again for every acked event.
+  explicit Ledger(absl::Duration time_offset = absl::ZeroDuration(),
+                  const SeriesCatalog* catalog = nullptr)
+      : time_offset_(time_offset), catalog_(catalog) {}
 
   // At most this many unexpected outcomes are kept as sentences (all are counted).
   static constexpr size_t kMaxSamples = 10;
@@ -79,6 +85,7 @@ class Ledger {
 
  private:
   const absl::Duration time_offset_;
+  const SeriesCatalog* const catalog_;
   mutable absl::Mutex mu_;
   LedgerCounts counts_ ABSL_GUARDED_BY(mu_);
   // series key -> 1-minute window start (unix seconds) -> totals.

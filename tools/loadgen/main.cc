@@ -42,7 +42,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<SeriesCatalog> catalog = SeriesCatalog::Create(config->shape);
   if (!catalog.ok()) return Fail(catalog.status());
 
-  Ledger ledger(config->run.time_offset);
+  Ledger ledger(config->run.time_offset, &*catalog);
   LoadRunner runner(config->run, &*catalog, &*values, &ledger);
   std::atomic<bool> done{false};
   absl::Status run_status;

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "lib/events/series_key.h"
 
 namespace streammetrics::loadgen {
 namespace {
@@ -71,6 +72,7 @@ absl::StatusOr<SeriesCatalog> SeriesCatalog::Create(const CatalogShape& shape) {
           (*e.mutable_tags())["endpoint"] = absl::StrCat("/e/", k);
           (*e.mutable_tags())["region"] = absl::StrCat("r", k % 4);
         }
+        catalog.keys_.push_back(events::SeriesKey(e));
         catalog.templates_.push_back(std::move(e));
       }
     }

@@ -39,12 +39,15 @@ class SeriesCatalog {
   // Series `i` (0 <= i < size()): its template event, without event_id, timestamp, value and
   // instance_id.
   const v1::MetricEvent& series(size_t i) const { return templates_[i]; }
+  // Series `i`'s series key (events::SeriesKey of its template), computed once.
+  const std::string& key(size_t i) const { return keys_[i]; }
   // Every service name, in order.
   const std::vector<std::string>& services() const { return services_; }
 
  private:
   SeriesCatalog() = default;
   std::vector<v1::MetricEvent> templates_;
+  std::vector<std::string> keys_;
   std::vector<std::string> services_;
 };
 

@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
@@ -43,7 +45,11 @@ TEST(EventMakerTest, ValidEventsPassValidationAndCoverTheCatalog) {
     std::optional<ingest::EventViolation> v = ingest::ValidateEvent(e, {}, kNow);
     ASSERT_FALSE(v.has_value()) << e.ShortDebugString() << ": " << v->message;
     EXPECT_FALSE(EventMaker::IsDeliberatelyInvalid(e));
-    EXPECT_EQ(e.event_id(), absl::StrCat("e-3-", i));
+    ASSERT_TRUE(absl::StartsWith(e.event_id(), absl::StrCat("e-3-", i, "@"))) << e.event_id();
+    // The id names the catalog series the event was made from.
+    const std::optional<size_t> index = EventMaker::SeriesIndexOf(e);
+    ASSERT_TRUE(index.has_value()) << e.event_id();
+    EXPECT_EQ(events::SeriesKey(e), f.catalog.key(*index));
     EXPECT_EQ(e.instance_id(), "t-stream-3");
     EXPECT_EQ(e.timestamp().seconds(), absl::ToUnixSeconds(kNow));
     series.insert(events::SeriesKey(e));
@@ -64,6 +70,18 @@ TEST(EventMakerTest, BrokenEventsFailValidationForEachIntendedReason) {
   }
   EXPECT_EQ(reasons.size(), static_cast<size_t>(kInvalidKinds)) << "one reason per kind";
   for (const auto& [reason, n] : reasons) EXPECT_EQ(n, 5) << reason;
+}
+
+TEST(EventMakerTest, SeriesIndexOfNeedsAnIndexAfterTheLastAt) {
+  v1::MetricEvent e;
+  e.set_event_id("e-1-2@17");
+  EXPECT_EQ(EventMaker::SeriesIndexOf(e), 17u);
+  e.set_event_id("x-1-2@0");
+  EXPECT_EQ(EventMaker::SeriesIndexOf(e), 0u);
+  for (const char* id : {"e-1-2", "e-1-2@", "e-1-2@x", "e-1-2@-1", ""}) {
+    e.set_event_id(id);
+    EXPECT_EQ(EventMaker::SeriesIndexOf(e), std::nullopt) << id;
+  }
 }
 
 TEST(EventMakerTest, InvalidFractionIsRespected) {

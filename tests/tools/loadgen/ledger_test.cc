@@ -7,6 +7,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/events/series_key.h"
+#include "tools/loadgen/event_maker.h"
+#include "tools/loadgen/value_distribution.h"
 
 namespace streammetrics::loadgen {
 namespace {
@@ -78,6 +80,45 @@ TEST(LedgerTest, DurableAcksCountTheirAcceptedEventsPerWindow) {
   EXPECT_EQ(five[0].totals.sum, 8.0);
   EXPECT_EQ(five[1].start, kT0);
   EXPECT_EQ(five[2].start, kT0 + absl::Minutes(5));
+}
+
+TEST(LedgerTest, CatalogKeysGiveTheSameWindowsAsComputedOnes) {
+  SeriesCatalog catalog =
+      *SeriesCatalog::Create({.run_id = "t", .services = 3, .metrics = 4, .tag_sets = 5});
+  ValueDistribution values = *ValueDistribution::Parse("uniform:1:100");
+  EventMaker maker(&catalog, &values, "t", 0, 7, 0.2);
+  v1::MetricBatch batch;
+  std::vector<uint32_t> rejected;
+  bool spared = false;
+  for (uint32_t i = 0; i < 1000; ++i) {
+    *batch.add_events() = maker.Make(kT0 + absl::Seconds(i % 600));
+    // Every broken event is rejected but the first one without a service: accepted
+    // unexpectedly, it counts under its own series key, which its breakage changed.
+    if (!EventMaker::IsDeliberatelyInvalid(batch.events(i))) continue;
+    if (!spared && batch.events(i).service_id().empty()) {
+      spared = true;
+      continue;
+    }
+    rejected.push_back(i);
+  }
+  ASSERT_TRUE(spared) << "200 broken events include ones without a service";
+  Ledger with_catalog(absl::ZeroDuration(), &catalog);
+  Ledger without;
+  with_catalog.OnAck(Ack(v1::ACK_STATUS_DURABLE, rejected), batch, kT0 + absl::Seconds(700));
+  without.OnAck(Ack(v1::ACK_STATUS_DURABLE, rejected), batch, kT0 + absl::Seconds(700));
+  for (v1::WindowSize size : {v1::WINDOW_SIZE_1M, v1::WINDOW_SIZE_5M}) {
+    const std::vector<LedgerWindow> a = with_catalog.Windows(size);
+    const std::vector<LedgerWindow> b = without.Windows(size);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].series_key, b[i].series_key);
+      EXPECT_EQ(a[i].start, b[i].start);
+      EXPECT_EQ(a[i].totals.count, b[i].totals.count);
+      EXPECT_EQ(a[i].totals.sum, b[i].totals.sum);
+    }
+  }
+  EXPECT_EQ(with_catalog.counts().events_accepted, without.counts().events_accepted);
+  EXPECT_GT(with_catalog.counts().events_accepted_unexpectedly, 0u);
 }
 
 TEST(LedgerTest, FailedAndRejectedBatchesCountNoEvents) {
