@@ -17,14 +17,24 @@ FakeEventSink::~FakeEventSink() {
 }
 
 void FakeEventSink::SendBatch(std::vector<OutgoingRecord> records, BatchDeliveredCallback done) {
-  absl::MutexLock lock(&mu_);
-  ++outstanding_;
-  pending_.push_back({std::move(records), std::move(done)});
-  if (auto_complete_) {
-    mu_.Unlock();
-    CompleteOldest();
-    mu_.Lock();
+  std::function<void()> on_send;
+  {
+    absl::MutexLock lock(&mu_);
+    ++outstanding_;
+    pending_.push_back({std::move(records), std::move(done)});
+    if (auto_complete_) {
+      mu_.Unlock();
+      CompleteOldest();
+      mu_.Lock();
+    }
+    on_send = on_send_;
   }
+  if (on_send) on_send();
+}
+
+void FakeEventSink::SetOnSend(std::function<void()> hook) {
+  absl::MutexLock lock(&mu_);
+  on_send_ = std::move(hook);
 }
 
 absl::Status FakeEventSink::Flush(absl::Duration timeout) {

@@ -33,6 +33,9 @@ class FakeEventSink final : public EventSink {
   // Completes every pending batch successfully.
   void CompleteAll();
   void SetAutoComplete(bool on);
+  // Runs `hook` at the end of every SendBatch, on the caller's thread (the sender is blocked
+  // meanwhile), to stage what happens while a batch is being handed over.
+  void SetOnSend(std::function<void()> hook);
 
   // Every record whose delivery succeeded, in completion order.
   std::vector<OutgoingRecord> Delivered() const;
@@ -54,6 +57,7 @@ class FakeEventSink final : public EventSink {
   std::vector<OutgoingRecord> delivered_ ABSL_GUARDED_BY(mu_);
   size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   bool auto_complete_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_send_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

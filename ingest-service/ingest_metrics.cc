@@ -82,6 +82,13 @@ IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
                        .Help("Client streams currently open.")
                        .Register(r)
                        .Add({});
+  streams_cancelled_ = &BuildCounter()
+                            .Name("streammetrics_ingest_streams_cancelled_total")
+                            .Help(
+                                "Client streams cancelled before they finished (by the client, "
+                                "its deadline or a lost connection).")
+                            .Register(r)
+                            .Add({});
   bytes_in_flight_ = &BuildGauge()
                           .Name("streammetrics_ingest_bytes_in_flight")
                           .Help("Bytes read from clients and not yet confirmed by Kafka.")

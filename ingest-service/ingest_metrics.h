@@ -36,6 +36,7 @@ class IngestMetrics {
   void Delivered(Destination destination, absl::Duration latency, bool ok);
   void StreamOpened() { open_streams_->Increment(); }
   void StreamClosed() { open_streams_->Decrement(); }
+  void StreamCancelled() { streams_cancelled_->Increment(); }
   void SetBytesInFlight(size_t bytes) { bytes_in_flight_->Set(static_cast<double>(bytes)); }
   void SetQueueDepth(size_t records) { queue_depth_->Set(static_cast<double>(records)); }
   void SetServing(bool serving) { serving_->Set(serving ? 1 : 0); }
@@ -43,6 +44,7 @@ class IngestMetrics {
   // Test read-outs.
   double batches_received() const { return batches_received_->Value(); }
   double open_streams() const { return open_streams_->Value(); }
+  double streams_cancelled() const { return streams_cancelled_->Value(); }
   double events_received() const { return events_received_->Value(); }
   double events_accepted() const { return events_accepted_->Value(); }
   double events_rejected(v1::DeadLetterReason reason) const;
@@ -61,6 +63,7 @@ class IngestMetrics {
   prometheus::Histogram* produce_latency_events_;
   prometheus::Histogram* produce_latency_dead_letters_;
   prometheus::Gauge* open_streams_;
+  prometheus::Counter* streams_cancelled_;
   prometheus::Gauge* bytes_in_flight_;
   prometheus::Gauge* queue_depth_;
   prometheus::Gauge* serving_;

@@ -84,6 +84,7 @@ class IngestReactor : public Base {
   }
 
   void OnCancel() override {
+    deps_.metrics->StreamCancelled();
     std::function<void()> action;
     {
       absl::MutexLock lock(&mu_);

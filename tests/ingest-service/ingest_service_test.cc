@@ -249,5 +249,30 @@ TEST_F(IngestServiceTest, CancelledStreamEndsOnceItsBatchesAreFinal) {
   EXPECT_EQ(budget_->used(), 0u);
 }
 
+// A cancel that arrives while the batch is being handed to the sink, with the batch delivered
+// before the handover returns: the reading thread's own bookkeeping is then the last event of the
+// stream, and must finish it (it used to leave the stream open for good).
+TEST_F(IngestServiceTest, CancelAndLastDeliveryDuringTheHandoverStillFinishTheStream) {
+  Start();
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  v1::IngestSummary summary;
+  sink_.SetOnSend([&] {
+    sink_.SetOnSend(nullptr);
+    ctx->TryCancel();
+    // On the server's thread: EXPECT, not ASSERT (which would only leave the lambda).
+    EXPECT_TRUE(::streammetrics::testing::PollUntil(
+        kWait, [&] { return metrics_.streams_cancelled() == 1; }));
+    sink_.CompleteAll();
+    EXPECT_TRUE(::streammetrics::testing::PollUntil(kWait, [&] { return budget_->used() == 0; }));
+  });
+  auto writer = stub_->StreamMetrics(ctx.get(), &summary);
+  // The hook may cancel the call before this write reports completion: its result says nothing.
+  (void)writer->Write(Batch(Now(), 1, 3));
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(
+      ::streammetrics::testing::PollUntil(kWait, [&] { return metrics_.open_streams() == 0; }));
+  EXPECT_EQ(sink_.Delivered().size(), 3u);  // the batch did reach the sink: the staging happened
+}
+
 }  // namespace
 }  // namespace streammetrics::ingest
