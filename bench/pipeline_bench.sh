@@ -218,6 +218,10 @@ if [ -n "$done_at" ]; then
 fi
 verify_passed=$(grep -o '"passed":[a-z]*' "$out/pipeline.json" | cut -d: -f2 || true)
 [ "$verify_passed" = true ] || pipeline_ok=0
+# What the ingest service acked per second in this same stage, beside the aggregator: the
+# pipeline row over it says whether the aggregator kept up, apart from the CPU it took.
+acked_rate=$(awk -v n="$accepted" -v s="$(json_number "$out/pipeline.json" seconds)" \
+  'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
 lost=$(awk -v a="$(json_number "$out/pipeline.json" events_expected)" \
   -v b="$(json_number "$out/pipeline.json" events_observed)" 'BEGIN { d = a - b; print (d > 0 ? d : 0) }')
 doubled=$(awk -v a="$(json_number "$out/pipeline.json" events_expected)" \
@@ -240,10 +244,12 @@ table="$out/table.md"
       "$(awk -v a="$(json_number "$f" events_sent)" -v s="$(json_number "$f" seconds)" 'BEGIN { print a / s }')" \
       "$(json_number "$f" p50)" "$(json_number "$f" p99)"
   done
-  printf '| whole pipeline into windows | %s | %s | %s | %.1f | %.1f | %s acked, lost %s, double-counted %s, verify %s |\n' \
+  printf '| whole pipeline into windows | %s | %s | %s | %.1f | %.1f | %s acked (%s/s, so windows at %s of it), lost %s, double-counted %s, verify %s |\n' \
     "$pipeline" "$pipeline_target" "$(verdict "$pipeline" "$pipeline_target")" \
     "$(json_number "$out/pipeline.json" p50)" "$(json_number "$out/pipeline.json" p99)" \
-    "$accepted" "$lost" "$doubled" "${verify_passed:-missing}"
+    "$accepted" "$acked_rate" \
+    "$(awk -v p="$pipeline" -v a="$acked_rate" 'BEGIN { printf "%.2f", (a > 0 ? p / a : 0) }')" \
+    "$lost" "$doubled" "${verify_passed:-missing}"
 } >"$table"
 cpu_table="$out/cpu.md"
 if [ -n "$cpu_row" ]; then
@@ -260,6 +266,7 @@ cat >"$out/summary.json" <<JSON
  "series": "$services x $metrics x $tag_sets",
  "ceiling": $ceiling, "grpc_null": $grpc_null, "ingest": $ingest, "ingest_target": $ingest_target,
  "pipeline": $pipeline, "pipeline_target": $pipeline_target, "accepted": ${accepted:-0},
+ "pipeline_acked_rate": ${acked_rate:-0},
  "lost": $lost, "double_counted": $doubled, "verify_passed": ${verify_passed:-false},
  "cpu_us_per_event": {"ingest": ${cpu_ingest:-0}, "aggregation": ${cpu_aggregation:-0},
    "kafka": ${cpu_kafka:-0}, "postgres": ${cpu_postgres:-0}, "redis": ${cpu_redis:-0},
