@@ -69,9 +69,11 @@ class EventSource {
 
   // Delivers the records available within `timeout` (possibly none) to `on_records`, in one or
   // more calls, in offset order per partition, and runs the listener's callbacks when the
-  // assignment changes (never during an `on_records` call). Returns after at most `max_records`
-  // records. Fails with Unavailable on an error the source cannot recover from by itself (e.g. a
-  // fatal consumer error); transient broker errors are retried inside and only logged.
+  // assignment changes (never during an `on_records` call). After OnRevoked(p), no record read
+  // under the old assignment of p is delivered, even if p is assigned again within the same Poll.
+  // Returns after at most `max_records` records. Fails with Unavailable on an error the source
+  // cannot recover from by itself (e.g. a fatal consumer error); transient broker errors are
+  // retried inside and only logged.
   virtual absl::Status Poll(absl::Duration timeout, size_t max_records,
                             RecordsCallback on_records) = 0;
 

@@ -62,7 +62,6 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
   ASSIGN_OR_RETURN(source->rk_, kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(conf)));
   // Route the main queue into the consumer queue, so one consumer_poll serves everything.
   rd_kafka_poll_set_consumer(source->rk_.get());
-  source->queue_.reset(rd_kafka_queue_get_consumer(source->rk_.get()));
   source->messages_.resize(kMaxBatch);
 
   if (c.check_topic) {
@@ -96,6 +95,7 @@ void KafkaEventSource::Rebalance(rd_kafka_resp_err_t err,
                                  rd_kafka_topic_partition_list_t* partitions) {
   rd_kafka_t* rk = rk_.get();
   const bool cooperative = Cooperative(rk);
+  ++rebalances_;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     std::vector<int32_t> ids = PartitionsOf(partitions);
     std::vector<std::optional<int64_t>> starts = listener_->OnAssigned(ids);
@@ -127,6 +127,7 @@ void KafkaEventSource::Rebalance(rd_kafka_resp_err_t err,
   // then fenced in PostgreSQL and nothing of it is written), or an error: give them up.
   std::vector<int32_t> ids = PartitionsOf(partitions);
   const bool lost = rd_kafka_assignment_lost(rk);
+  revoked_.insert(ids.begin(), ids.end());
   listener_->OnRevoked(ids);
   if (cooperative) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk, partitions)) {
@@ -149,31 +150,48 @@ absl::Status KafkaEventSource::Poll(absl::Duration timeout, size_t max_records,
   size_t delivered = 0;
   while (delivered < max_records) {
     const size_t want = std::min(max_records - delivered, kMaxBatch);
-    // Take what is queued without waiting (rd_kafka_consume_batch_queue would otherwise wait for
-    // a full batch). Only when nothing is queued, wait for the first record, as long as the
-    // timeout allows, then take whatever arrived with it. Both serve rebalance callbacks before
-    // returning, and since librdkafka 2.1 the batch call drops messages a seek, pause or
-    // rebalance made outdated.
-    ssize_t got = rd_kafka_consume_batch_queue(queue_.get(), 0, messages_.data(), want);
-    if (got <= 0) {
-      if (delivered > 0) break;
-      const int wait_ms =
-          static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
-      rd_kafka_message_t* first = rd_kafka_consumer_poll(rk_.get(), wait_ms);
-      if (first == nullptr) {
-        if (absl::Now() >= deadline) break;
-        continue;
-      }
-      messages_[0] = first;
-      const ssize_t more =
-          want > 1 ? rd_kafka_consume_batch_queue(queue_.get(), 0, messages_.data() + 1, want - 1)
-                   : 0;
-      got = 1 + std::max<ssize_t>(more, 0);
+    size_t count = 0;
+    while (count < want) {
+      // Only the first message of the call may wait (up to the deadline); after it, take what is
+      // queued and deliver as soon as the queue runs dry.
+      const int wait_ms = count == 0 && delivered == 0
+                              ? static_cast<int>(std::max<int64_t>(
+                                    0, absl::ToInt64Milliseconds(deadline - absl::Now())))
+                              : 0;
+      // One message per call, not rd_kafka_consume_batch_queue: a rebalance callback served in
+      // the middle of a batch call leaves the messages gathered before it in the batch, and
+      // librdkafka drops them only if the partition's barrier arrives within the same call. Here
+      // a rebalance happens between two known messages, so the ones gathered before it can be
+      // dropped exactly (DropRevoked), and every message consumer_poll returns after it was
+      // checked against the partition's new version.
+      const uint64_t rebalances = rebalances_;
+      rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk_.get(), wait_ms);
+      if (rebalances_ != rebalances) count = DropRevoked(count);
+      if (msg == nullptr) break;
+      messages_[count++] = msg;
     }
-    delivered += static_cast<size_t>(got);
-    RETURN_IF_ERROR(Deliver(static_cast<size_t>(got), on_records));
+    if (count == 0) {
+      if (delivered > 0 || absl::Now() >= deadline) break;
+      continue;
+    }
+    delivered += count;
+    RETURN_IF_ERROR(Deliver(count, on_records));
   }
   return absl::OkStatus();
+}
+
+size_t KafkaEventSource::DropRevoked(size_t count) {
+  size_t kept = 0;
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_message_t* msg = messages_[i];
+    if (revoked_.contains(msg->partition)) {
+      rd_kafka_message_destroy(msg);
+    } else {
+      messages_[kept++] = msg;
+    }
+  }
+  revoked_.clear();
+  return kept;
 }
 
 absl::Status KafkaEventSource::Deliver(size_t count, RecordsCallback on_records) {
@@ -259,7 +277,6 @@ absl::Status KafkaEventSource::Close() {
   // Runs the revoke callback (the listener checkpoints) and leaves the group at once, so the
   // partitions move to the other members without waiting for the session timeout.
   rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_.get());
-  queue_.reset();
   rk_.reset();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(

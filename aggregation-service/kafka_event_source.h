@@ -7,9 +7,12 @@
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_KAFKA_EVENT_SOURCE_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_KAFKA_EVENT_SOURCE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "aggregation-service/event_source.h"
 #include "lib/kafka/kafka_config.h"
@@ -57,12 +60,17 @@ class KafkaEventSource final : public EventSource {
   // (consumer errors), and destroys them all. Fails with Unavailable after a fatal consumer error
   // (the records before it are delivered first).
   absl::Status Deliver(size_t count, RecordsCallback on_records);
+  // Destroys the messages among messages_[0, count) whose partition a rebalance revoked since the
+  // last call, keeps the others in order, forgets the revoked set, and returns how many are kept.
+  size_t DropRevoked(size_t count);
 
   KafkaSourceConfig config_;
   RebalanceListener* listener_;
   kafka::HandlePtr rk_;
-  // The consumer queue (rd_kafka_poll_set_consumer routes everything there), for batch reads.
-  kafka::QueuePtr queue_;
+  // Counts rebalance callbacks, and collects the partitions they revoked, so Poll can drop the
+  // messages it gathered for them before the callback ran (they belong to the old assignment).
+  uint64_t rebalances_ = 0;
+  absl::flat_hash_set<int32_t> revoked_;
   // Reused by every Poll: the batch's messages, and the records and headers that view them.
   std::vector<rd_kafka_message_t*> messages_;
   std::vector<SourceRecord> records_;

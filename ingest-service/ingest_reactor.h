@@ -221,10 +221,16 @@ class IngestReactor : public Base {
       return;
     }
     if (!deps_.budget->HasRoom()) {
+      bool park;
       {
         absl::MutexLock lock(&mu_);
         reading_ = false;
+        // As above: a cancel that came while the read was claimed left the finish to this line.
+        action = NextActionLocked();
+        park = !(half_closed_ || cancelled_ || finished_);
       }
+      if (action) action();  // a Finish only comes with park == false: `this` is not touched
+      if (!park) return;
       std::weak_ptr<IngestReactor> weak = self_;
       const bool parked = deps_.budget->CallWhenRoom([weak] {
         if (auto self = weak.lock()) self->ContinueReading(false);
