@@ -99,7 +99,7 @@ cat <<TABLE
 | plain librdkafka consume loop (baseline, same run) | $baseline records/s |
 | aggregator replay (claim to last offset committed) | $rate records/s |
 | aggregator / baseline | $(awk -v a="$rate" -v b="$baseline" 'BEGIN {printf "%.2f", a / b}') |
-| CPU per record: baseline / aggregator | $baseline_cpu µs / $cpu_us µs (the aggregator's includes its start and checkpoints) |
+| CPU per record: baseline / aggregator | $baseline_cpu µs / $cpu_us µs (both include their start and group join; the aggregator's also its checkpoints) |
 | open windows (max seen) | $max_open |
 | checkpoints | $ck_count, mean $ck_mean s, p50 <= $ck_p50 s, p99 <= $ck_p99 s, $ck_windows window rows each on average |
 TABLE

@@ -12,7 +12,7 @@
 #             event's intended send time;
 #   pipeline  streammetrics-loadgen unpaced through the ingest and aggregation services: events
 #             acked / time until the aggregator has counted all of them, then --verify (every
-#             final 1m and 5m window equals what was acked; waits up to 6 min for windows to close).
+#             final 1m and 5m window equals what was acked; waits up to 8 min for windows to close).
 # Targets: ingest >= 0.8 / (1/ceiling + 1/gRPC); pipeline >= max(0.85 M, 100,000 events/s); zero
 # lost and zero double-counted. Prints the table, writes it as markdown and JSON, and draws a PNG
 # (throughput over time, latency distribution) under .local/bench/. A second table says where the
@@ -172,7 +172,9 @@ counted_before=$(counted)
 start=$(date +%s.%N)
 (
   while true; do
-    echo "$(date +%s.%N) $(counted) $(cpu_sample)"
+    # A failed scrape reads as 0 rather than shifting the CPU columns left.
+    c=$(counted)
+    echo "$(date +%s.%N) ${c:-0} $(cpu_sample)"
     sleep 1  # sampling period of the throughput plot
   done
 ) >"$out/counted.txt" &
@@ -187,7 +189,7 @@ if [ "${STREAMMETRICS_BENCH_PROFILE:-0}" = 1 ]; then
   done
 fi
 pipeline_ok=1
-loadgen_run pipeline "$ingest_address" 0 --verify --verify_timeout=6m || pipeline_ok=0
+loadgen_run pipeline "$ingest_address" 0 --verify --verify_timeout=8m || pipeline_ok=0
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 sampler=""
