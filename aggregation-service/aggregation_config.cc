@@ -40,10 +40,11 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
   loader.Duration("poll_timeout", &c.poll_timeout, "Longest wait of one consumer poll.");
   loader.Duration("flush_timeout", &c.flush_timeout,
                   "On SIGTERM, how long Kafka may take to confirm what is being published.");
-  std::string redis_host = c.cache.host;
-  int64_t redis_port = c.cache.port;
+  std::string redis_host = c.cache.pool.host;
+  int64_t redis_port = c.cache.pool.port;
   int64_t query_threads = static_cast<int64_t>(c.query.worker_threads);
   int64_t watch_buffer = static_cast<int64_t>(c.query.watch_buffer);
+  int64_t max_watchers = static_cast<int64_t>(c.query.max_watchers);
   loader.String("redis_host", &redis_host, "Redis host of the cache of the newest windows.");
   loader.Int("redis_port", &redis_port, "Redis port.");
   loader.Bool("cache_enabled", &c.cache_enabled,
@@ -51,20 +52,23 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
   loader.Duration("cache_ttl", &c.cache.entry_ttl,
                   "How long a series' cached newest window lives without an update.");
   loader.Int("query_threads", &query_threads, "Threads running QueryService calls.");
+  loader.Int("max_watchers", &max_watchers, "WatchAggregates streams open at once.");
   loader.Int("watch_buffer", &watch_buffer,
              "Windows a WatchAggregates stream may fall behind before it is cut off.");
   loader.Duration("query_statement_timeout", &c.reader.statement_timeout,
                   "Longest PostgreSQL statement of one query.");
   RETURN_IF_ERROR(loader.Load(argc, argv));
   if (redis_port <= 0 || redis_port > 65535 || query_threads <= 0 || query_threads > 256 ||
-      watch_buffer <= 0) {
+      watch_buffer <= 0 || max_watchers <= 0) {
     return absl::InvalidArgumentError(
-        "redis_port must be a port (1-65535), query_threads in 1..256, watch_buffer > 0");
+        "redis_port must be a port (1-65535), query_threads in 1..256, watch_buffer and "
+        "max_watchers > 0");
   }
-  c.cache.host = redis_host;
-  c.cache.port = static_cast<int>(redis_port);
+  c.cache.pool.host = redis_host;
+  c.cache.pool.port = static_cast<int>(redis_port);
   c.query.worker_threads = static_cast<size_t>(query_threads);
   c.query.watch_buffer = static_cast<size_t>(watch_buffer);
+  c.query.max_watchers = static_cast<size_t>(max_watchers);
 
   if (a.engine.allowed_lateness < absl::ZeroDuration() ||
       a.checkpoint_interval <= absl::ZeroDuration() || c.poll_timeout <= absl::ZeroDuration()) {
@@ -74,9 +78,7 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
   c.source.bootstrap_servers = bootstrap;
   c.source.topic = a.events_topic;
   c.publisher.bootstrap_servers = bootstrap;
-  c.publisher.events_topic = a.events_topic;
-  c.publisher.dead_letter_topic = a.dead_letter_topic;
-  c.publisher.extra_topics = {a.aggregated_1m_topic, a.aggregated_5m_topic};
+  c.publisher.topics = {a.dead_letter_topic, a.aggregated_1m_topic, a.aggregated_5m_topic};
   c.publisher.check_topics = c.source.check_topic;
   c.store.consumer_group = c.source.group_id;
   c.reader.conninfo = c.store.conninfo;

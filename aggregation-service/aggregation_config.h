@@ -1,5 +1,5 @@
 // AggregationConfig: every setting of the aggregation service, with its default, loaded once at
-// start from STREAMMETRICS_* variables and flags (BRIEF §6).
+// start from STREAMMETRICS_* variables and flags (docs/contract.md §6).
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATION_CONFIG_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATION_CONFIG_H_
 
@@ -7,15 +7,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "aggregation-service/aggregator.h"
-#include "aggregation-service/kafka_event_source.h"
-#include "aggregation-service/postgres_aggregate_store.h"
+#include "aggregation-service/consume/aggregator.h"
+#include "aggregation-service/consume/kafka_event_source.h"
 #include "aggregation-service/query/kafka_window_feed.h"
 #include "aggregation-service/query/postgres_aggregate_reader.h"
 #include "aggregation-service/query/query_requests.h"
 #include "aggregation-service/query/query_service.h"
 #include "aggregation-service/query/redis_aggregate_cache.h"
-#include "ingest-service/kafka_event_sink.h"
+#include "aggregation-service/store/postgres_aggregate_store.h"
+#include "lib/kafka/kafka_record_sink.h"
 
 namespace streammetrics::aggregation {
 
@@ -27,7 +27,7 @@ struct AggregationConfig {
   // The consumer group reading metrics-events (its group.id and the key of its stored offsets).
   KafkaSourceConfig source;
   // The producer publishing final windows and dead letters (acks=all, idempotent).
-  ingest::KafkaSinkConfig publisher;
+  kafka::KafkaSinkConfig publisher;
   // PostgreSQL: connection, consumer group and topic of the stored offsets.
   PostgresStoreConfig store;
   // Windows, checkpoint interval, idle advance, topics, validation.

@@ -1,7 +1,7 @@
-// AggregationMetrics: the aggregation service's Prometheus metrics (BRIEF §6), served on /metrics
-// (9465): records consumed, events counted, deduplicated, late and dead-lettered by reason,
-// consumer lag, checkpoint latency, size and failures, window close delay, open windows, outbox
-// publication. Thread-safe (prometheus-cpp metrics are).
+// AggregationMetrics: the aggregation service's Prometheus metrics (docs/contract.md §6), served on
+// /metrics (9465): records consumed, events counted, deduplicated, late and dead-lettered by
+// reason, consumer lag, checkpoint latency, size and failures, window close delay, open windows,
+// outbox publication. Thread-safe (prometheus-cpp metrics are).
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATION_METRICS_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATION_METRICS_H_
 

@@ -1,11 +1,11 @@
 // ingest_bench: acked events per second into the real Kafka cluster, several ways in one tool:
 //   --mode=grpc   through a running ingest service (IngestStream, one BatchAck per batch);
-//   --mode=sink   the same KafkaEventSink and batch preparation driven directly, without gRPC:
+//   --mode=sink   the same KafkaRecordSink and batch preparation driven directly, without gRPC:
 //                 the baseline the service is compared with, measured in the same run;
 //   --mode=plain  the same records through a bare librdkafka producer with the same properties
 //                 (PlainProducerSink): the ceiling;
 //   --mode=serve-null  no load: serves IngestService on --listen in front of a sink that keeps
-//                 nothing (NullEventSink) for --duration or until SIGTERM, so --mode=grpc against
+//                 nothing (NullRecordSink) for --duration or until SIGTERM, so --mode=grpc against
 //                 it measures what gRPC, validation and batch preparation cost.
 // Each stream keeps --window batches in flight. Prints a progress line each second on stderr and
 // one result row (tab-separated, with a header when --header) on stdout. bench/ingest_bench.sh
@@ -19,18 +19,18 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "bench/null_event_sink.h"
+#include "bench/null_record_sink.h"
 #include "bench/plain_producer_sink.h"
 #include "grpcpp/grpcpp.h"
 #include "ingest-service/batch_preparer.h"
 #include "ingest-service/byte_budget.h"
 #include "ingest-service/ingest_metrics.h"
 #include "ingest-service/ingest_service.h"
-#include "ingest-service/kafka_event_sink.h"
 #include "lib/common/clock.h"
 #include "lib/common/config_loader.h"
 #include "lib/common/log.h"
 #include "lib/common/stop_signals.h"
+#include "lib/kafka/kafka_record_sink.h"
 #include "streammetrics/v1/ingest.grpc.pb.h"
 
 namespace streammetrics::bench {
@@ -145,15 +145,18 @@ void GrpcStream(const Options& o, int stream, absl::Time end, Results* results) 
   if (!status.ok()) SM_LOG(Error, "bench_stream_failed").Kv("status", status.error_message());
 }
 
-void SinkStream(const Options& o, int stream, absl::Time end, ingest::EventSink* sink,
+void SinkStream(const Options& o, int stream, absl::Time end, kafka::RecordSink* sink,
                 Results* results) {
   Window window(o.window);
   v1::MetricBatch batch = MakeBatch(o, stream, 1);
+  ingest::IngestTopics topics;
+  topics.events = o.events_topic;
   for (uint64_t seq = 1; absl::Now() < end; ++seq) {
     if (!window.Acquire(end)) break;
     v1::MetricBatch copy = batch;
     copy.set_sequence(seq);
-    ingest::PreparedBatch p = ingest::PrepareBatch(copy, ingest::ValidationLimits{}, absl::Now());
+    ingest::PreparedBatch p =
+        ingest::PrepareBatch(copy, events::ValidationLimits{}, topics, absl::Now());
     const absl::Time t = absl::Now();
     sink->SendBatch(std::move(p.records), [&, t](std::vector<absl::Status> r) {
       size_t ok = 0;
@@ -165,13 +168,13 @@ void SinkStream(const Options& o, int stream, absl::Time end, ingest::EventSink*
   (void)sink->Flush(absl::Seconds(120));
 }
 
-// Serves IngestService over NullEventSink until --duration passes or SIGTERM/SIGINT arrives.
+// Serves IngestService over NullRecordSink until --duration passes or SIGTERM/SIGINT arrives.
 int ServeNull(const Options& o) {
   const StopSignals stop = StopSignals::Block();
   // Declared before the sink, so they outlive the callbacks it may still run at shutdown.
   ingest::ByteBudget budget(256 << 20);
   ingest::IngestMetrics metrics;
-  NullEventSink sink;
+  NullRecordSink sink;
   ingest::IngestDeps deps;
   deps.sink = &sink;
   deps.budget = &budget;
@@ -221,17 +224,17 @@ int Run(int argc, char** argv) {
     return 2;
   }
   if (o.mode == "serve-null") return ServeNull(o);
-  std::unique_ptr<ingest::EventSink> sink;
+  std::unique_ptr<kafka::RecordSink> sink;
   if (o.mode == "sink" || o.mode == "plain") {
-    ingest::KafkaSinkConfig config;
+    kafka::KafkaSinkConfig config;
     config.bootstrap_servers = o.kafka_bootstrap;
-    config.events_topic = o.events_topic;
+    config.topics = {o.events_topic};
     auto props = kafka::ParseProperties(o.kafka_properties);
     if (!props.ok()) return 2;
     config.extra_properties = *props;
-    absl::StatusOr<std::unique_ptr<ingest::EventSink>> created;
+    absl::StatusOr<std::unique_ptr<kafka::RecordSink>> created;
     if (o.mode == "sink") {
-      created = ingest::KafkaEventSink::Create(config);
+      created = kafka::KafkaRecordSink::Create(config);
     } else {
       created = PlainProducerSink::Create(config);
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ingest_bench.sh: acked events/s into the real local cluster, printed as a table.
-#   - baseline: KafkaEventSink driven directly (same producer settings, same batches, no gRPC);
+#   - baseline: KafkaRecordSink driven directly (same producer settings, same batches, no gRPC);
 #   - service:  the same load through the running ingest service (IngestStream);
 # for 1 and 8 streams, measured in this run, plus lz4 vs zstd compression on the baseline.
 # Starts the stack and the service with deploy/local/up.sh if needed. Results also land in

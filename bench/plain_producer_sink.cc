@@ -1,4 +1,4 @@
-// PlainProducerSink: a bare librdkafka producer behind the EventSink interface (see the header).
+// PlainProducerSink: a bare librdkafka producer behind the RecordSink interface (see the header).
 #include "bench/plain_producer_sink.h"
 
 #include <chrono>
@@ -13,9 +13,9 @@ namespace streammetrics::bench {
 // One client batch: its callback, its size, how many records are still unreported and how many
 // failed (the ceiling only counts failures, so they are not kept by position).
 struct PlainProducerSink::Batch {
-  ingest::BatchDeliveredCallback done;
+  kafka::BatchDeliveredCallback done;
   // Kept until the last report: librdkafka points at the values, as the ingest service's does.
-  std::vector<ingest::OutgoingRecord> records;
+  std::vector<kafka::Record> records;
   size_t size = 0;
   std::atomic<size_t> pending{0};
   std::atomic<size_t> failed{0};
@@ -32,23 +32,18 @@ struct PlainProducerSink::Batch {
 };
 
 absl::StatusOr<std::unique_ptr<PlainProducerSink>> PlainProducerSink::Create(
-    const ingest::KafkaSinkConfig& config) {
+    const kafka::KafkaSinkConfig& config) {
   absl::StatusOr<kafka::ConfPtr> conf =
-      kafka::MakeConf(ingest::KafkaEventSink::ProducerProperties(config));
+      kafka::MakeConf(kafka::KafkaRecordSink::ProducerProperties(config));
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &PlainProducerSink::OnDelivery);
   absl::StatusOr<kafka::HandlePtr> producer =
       kafka::MakeClient(RD_KAFKA_PRODUCER, *std::move(conf));
   if (!producer.ok()) return producer.status();
-  return std::unique_ptr<PlainProducerSink>(
-      new PlainProducerSink(*std::move(producer), config.events_topic, config.dead_letter_topic));
+  return std::unique_ptr<PlainProducerSink>(new PlainProducerSink(*std::move(producer)));
 }
 
-PlainProducerSink::PlainProducerSink(kafka::HandlePtr producer, std::string events_topic,
-                                     std::string dead_letter_topic)
-    : producer_(std::move(producer)),
-      events_topic_(std::move(events_topic)),
-      dead_letter_topic_(std::move(dead_letter_topic)) {
+PlainProducerSink::PlainProducerSink(kafka::HandlePtr producer) : producer_(std::move(producer)) {
   poller_ = std::thread([this] {
     while (!stop_.load()) rd_kafka_poll(producer_.get(), 100);
   });
@@ -64,8 +59,8 @@ void PlainProducerSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, voi
   static_cast<Batch*>(m->_private)->Report(m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-void PlainProducerSink::SendBatch(std::vector<ingest::OutgoingRecord> records,
-                                  ingest::BatchDeliveredCallback done) {
+void PlainProducerSink::SendBatch(std::vector<kafka::Record> records,
+                                  kafka::BatchDeliveredCallback done) {
   auto* batch = new Batch;
   batch->done = std::move(done);
   batch->size = records.size();
@@ -75,19 +70,16 @@ void PlainProducerSink::SendBatch(std::vector<ingest::OutgoingRecord> records,
   // deleted on the poller thread at any moment.
   const size_t n = batch->records.size();
   for (size_t i = 0; i < n; ++i) {
-    const ingest::OutgoingRecord& r = batch->records[i];
+    const kafka::Record& r = batch->records[i];
     rd_kafka_headers_t* headers = rd_kafka_headers_new(r.headers.size());
     for (const auto& [k, v] : r.headers) {
       rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()), v.data(),
                           static_cast<ssize_t>(v.size()));
     }
-    const std::string& topic = !r.topic.empty()                                ? r.topic
-                               : r.destination == ingest::Destination::kEvents ? events_topic_
-                                                                               : dead_letter_topic_;
     rd_kafka_resp_err_t err;
     // QUEUE_FULL: wait for the poller's deliveries to make room, as a simple application would.
     while ((err = rd_kafka_producev(
-                producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                producer_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()),
                 RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
                 RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
                 RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(batch),

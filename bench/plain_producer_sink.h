@@ -1,10 +1,10 @@
 // PlainProducerSink: the least an application can do with librdkafka to write the ingest
-// service's records: one producer with exactly KafkaEventSink's properties, rd_kafka_producev per
+// service's records: one producer with exactly KafkaRecordSink's properties, rd_kafka_producev per
 // record, a thread serving delivery reports, and a per-batch count. No byte budget, backlog,
-// fatal-error recovery, metrics or logging. It is the ceiling KafkaEventSink and the service are
+// fatal-error recovery, metrics or logging. It is the ceiling KafkaRecordSink and the service are
 // measured against (ingest_bench --mode=plain). Bench only: a record librdkafka refuses outright
 // (not QUEUE_FULL, which waits for the poller to make room) is reported failed from within
-// SendBatch, which the EventSink contract does not allow.
+// SendBatch, which the RecordSink contract does not allow.
 #ifndef STREAMMETRICS_BENCH_PLAIN_PRODUCER_SINK_H_
 #define STREAMMETRICS_BENCH_PLAIN_PRODUCER_SINK_H_
 
@@ -14,31 +14,27 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "ingest-service/event_sink.h"
-#include "ingest-service/kafka_event_sink.h"
+#include "lib/kafka/kafka_record_sink.h"
 #include "lib/kafka/rdkafka_handles.h"
+#include "lib/kafka/record_sink.h"
 
 namespace streammetrics::bench {
 
-class PlainProducerSink final : public ingest::EventSink {
+class PlainProducerSink final : public kafka::RecordSink {
  public:
   static absl::StatusOr<std::unique_ptr<PlainProducerSink>> Create(
-      const ingest::KafkaSinkConfig& config);
+      const kafka::KafkaSinkConfig& config);
   ~PlainProducerSink() override;
 
-  void SendBatch(std::vector<ingest::OutgoingRecord> records,
-                 ingest::BatchDeliveredCallback done) override;
+  void SendBatch(std::vector<kafka::Record> records, kafka::BatchDeliveredCallback done) override;
   absl::Status Flush(absl::Duration timeout) override;
 
  private:
   struct Batch;
-  PlainProducerSink(kafka::HandlePtr producer, std::string events_topic,
-                    std::string dead_letter_topic);
+  explicit PlainProducerSink(kafka::HandlePtr producer);
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
   kafka::HandlePtr producer_;
-  std::string events_topic_;
-  std::string dead_letter_topic_;
   std::atomic<bool> stop_{false};
   std::thread poller_;
 };

@@ -21,12 +21,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "aggregation-service/postgres_aggregate_store.h"
+#include "aggregation-service/engine/window_math.h"
+#include "aggregation-service/engine/window_numbers.h"
 #include "aggregation-service/query/postgres_aggregate_reader.h"
 #include "aggregation-service/query/query_requests.h"
 #include "aggregation-service/query/redis_aggregate_cache.h"
-#include "aggregation-service/window_math.h"
-#include "aggregation-service/window_numbers.h"
+#include "aggregation-service/store/postgres_aggregate_store.h"
 #include "grpcpp/grpcpp.h"
 #include "lib/events/series_key.h"
 #include "streammetrics/v1/query.grpc.pb.h"
@@ -194,8 +194,8 @@ int main(int argc, char** argv) {
   reader_config.conninfo = pg;
   auto reader = PostgresAggregateReader::Create(reader_config);
   RedisCacheConfig cache_config;
-  cache_config.host = Env("STREAMMETRICS_REDIS_HOST", "127.0.0.1");
-  cache_config.port = std::atoi(Env("STREAMMETRICS_REDIS_PORT", "56379").c_str());
+  cache_config.pool.host = Env("STREAMMETRICS_REDIS_HOST", "127.0.0.1");
+  cache_config.pool.port = std::atoi(Env("STREAMMETRICS_REDIS_PORT", "56379").c_str());
   auto cache = RedisAggregateCache::Create(cache_config);
   if (!reader.ok() || !cache.ok()) return 1;
   Latencies redis = Measure("baseline: Redis read (hiredis, in process)", n, [&] {

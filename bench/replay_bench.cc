@@ -17,7 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "aggregation-service/window_math.h"
+#include "aggregation-service/engine/window_math.h"
 #include "lib/events/idempotency_key.h"
 #include "lib/events/series_key.h"
 #include "lib/kafka/kafka_config.h"

@@ -17,7 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "aggregation-service/partition_windows.h"
+#include "aggregation-service/engine/partition_windows.h"
 #include "benchmark/benchmark.h"
 #include "lib/events/idempotency_key.h"
 #include "lib/events/series_key.h"

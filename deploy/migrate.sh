@@ -22,10 +22,22 @@ trap 'rm -f "$tmp"' EXIT
 for file in "$here"/migrations/[0-9][0-9][0-9][0-9]_*.sql; do
   base=$(basename "$file" .sql)
   version=$((10#${base%%_*}))
-  sum=$(sha256sum "$file" | cut -c1-64)
+  # The checksum ("v2:" and the SHA-256 of the statements) leaves out comments and blank lines:
+  # a comment may be edited (e.g. a path it names moved) without making an applied migration look
+  # changed.
+  sum="v2:$(grep -v -E '^[[:space:]]*(--|$)' "$file" | sha256sum | cut -c1-64)"
   have=$(psql_q -c "SELECT checksum FROM metrics.schema_migrations WHERE version = $version")
   if [ -n "$have" ]; then
-    [ "$have" = "$sum" ] || sm_log "WARNING: $base changed after it was applied; add a new migration instead"
+    if [ "$have" != "$sum" ]; then
+      if [ "${have#v2:}" = "$have" ]; then
+        # Recorded by an older migrate.sh, which summed the whole file, comments included (and
+        # some comments have changed since): recorded again in the current form, once.
+        psql_q -c "UPDATE metrics.schema_migrations SET checksum = '$sum' WHERE version = $version"
+        sm_log "recorded the statements-only checksum of $base"
+      else
+        sm_log "WARNING: $base changed after it was applied; add a new migration instead"
+      fi
+    fi
     continue
   fi
   # The advisory lock is taken inside the transaction and the version re-checked under it, so two

@@ -7,7 +7,8 @@
 
 namespace streammetrics::ingest {
 
-PreparedBatch PrepareBatch(v1::MetricBatch& batch, const ValidationLimits& limits, absl::Time now) {
+PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimits& limits,
+                           const IngestTopics& topics, absl::Time now) {
   PreparedBatch out;
   out.sequence = batch.sequence();
   out.records.reserve(static_cast<size_t>(batch.events_size()));
@@ -16,10 +17,10 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const ValidationLimits& limit
   for (int i = 0; i < batch.events_size(); ++i) {
     v1::MetricEvent& event = *batch.mutable_events(i);
     events::IdempotencyKey key{batch.client_id(), batch.sequence(), static_cast<uint32_t>(i)};
-    OutgoingRecord record;
-    std::optional<EventViolation> violation = ValidateEvent(event, limits, now);
+    kafka::Record record;
+    std::optional<events::EventViolation> violation = events::ValidateEvent(event, limits, now);
     if (!violation) {
-      record.destination = Destination::kEvents;
+      record.topic = topics.events;
       record.key = events::SeriesKey(event);
       record.value = event.SerializeAsString();
       record.headers = events::EncodeHeaders(key, events::kContentTypeMetricEvent);
@@ -33,7 +34,7 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const ValidationLimits& limit
       dead.set_sequence(key.sequence);
       dead.set_event_index(key.event_index);
       *dead.mutable_dead_lettered_at() = now_proto;
-      record.destination = Destination::kDeadLetter;
+      record.topic = topics.dead_letter;
       // A series key only when its parts are usable; an empty key spreads such records randomly.
       if (!event.service_id().empty() && !event.metric_name().empty()) {
         record.key = events::SeriesKey(event);

@@ -1,34 +1,44 @@
 // Turns one client batch into the Kafka records that carry it: each valid event as a record on
-// the events topic, each invalid one as a DeadLetter on the dead-letter topic (BRIEF §4), every
-// record keyed by series and stamped with the event's idempotency key. Pure code: the time comes
-// in as an argument.
+// the events topic, each invalid one as a DeadLetter on the dead-letter topic (docs/contract.md
+// §4), every record keyed by series and stamped with the event's idempotency key. Pure code: the
+// time comes in as an argument.
 #ifndef STREAMMETRICS_INGEST_SERVICE_BATCH_PREPARER_H_
 #define STREAMMETRICS_INGEST_SERVICE_BATCH_PREPARER_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "ingest-service/event_sink.h"
-#include "ingest-service/validation.h"
+#include "lib/events/validation.h"
+#include "lib/kafka/record_sink.h"
 #include "streammetrics/v1/ingest.pb.h"
 
 namespace streammetrics::ingest {
 
 inline constexpr char kSourceService[] = "ingest-service";
 
+// Where the ingest service's records go: the outcome of an event names its topic.
+struct IngestTopics {
+  // Valid events.
+  std::string events = "metrics-events";
+  // Rejected events, as DeadLetter records.
+  std::string dead_letter = "metrics-dead-letter";
+};
+
 struct PreparedBatch {
   uint64_t sequence = 0;
-  std::vector<OutgoingRecord> records;
+  std::vector<kafka::Record> records;
   // One rejection per dead-lettered event, in event order (their records are the dead letters).
   std::vector<v1::Rejection> rejections;
   // Sum of the records' sizes: what the batch costs in the byte budget while in flight.
   size_t bytes = 0;
 };
 
-// Requires ValidateBatch(batch) to have passed. Moves the events out of `batch`.
-PreparedBatch PrepareBatch(v1::MetricBatch& batch, const ValidationLimits& limits, absl::Time now);
+// Requires events::ValidateBatch(batch) to have passed. Moves the events out of `batch`.
+PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimits& limits,
+                           const IngestTopics& topics, absl::Time now);
 
 // What a batch's delivery results mean for the client.
 struct BatchResult {

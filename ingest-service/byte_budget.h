@@ -1,6 +1,6 @@
 // ByteBudget: the process-wide bound on bytes in flight (read from clients, not yet confirmed by
 // Kafka). Streams stop reading while the budget is spent, so gRPC flow control slows clients and
-// memory stays flat when Kafka is slow or down (BRIEF §5, backpressure).
+// memory stays flat when Kafka is slow or down (docs/contract.md §5, backpressure).
 //
 // A stream charges a batch after reading it, so usage may exceed the limit by at most one batch
 // per stream; refusing to read until there is room is what bounds it.

@@ -8,14 +8,14 @@ namespace streammetrics::ingest {
 
 absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv) {
   IngestConfig c;
-  ValidationLimits& l = c.limits;
+  events::ValidationLimits& l = c.limits;
   std::string kafka_properties;
   ConfigLoader loader("streammetrics-ingest");
   loader.String("ingest_address", &c.listen_address, "gRPC address of the IngestService.");
   loader.String("ingest_metrics_address", &c.metrics_address, "HTTP address of /metrics.");
   loader.String("kafka_bootstrap", &c.kafka.bootstrap_servers, "Kafka bootstrap servers.");
-  loader.String("events_topic", &c.kafka.events_topic, "Topic of accepted events.");
-  loader.String("dead_letter_topic", &c.kafka.dead_letter_topic, "Topic of rejected events.");
+  loader.String("events_topic", &c.topics.events, "Topic of accepted events.");
+  loader.String("dead_letter_topic", &c.topics.dead_letter, "Topic of rejected events.");
   loader.String("kafka_properties", &kafka_properties,
                 "Extra librdkafka producer properties, name=value,name=value.");
   loader.Duration("kafka_message_timeout", &c.kafka.message_timeout,

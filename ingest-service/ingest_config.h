@@ -7,8 +7,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ingest-service/kafka_event_sink.h"
-#include "ingest-service/validation.h"
+#include "ingest-service/batch_preparer.h"
+#include "lib/events/validation.h"
+#include "lib/kafka/kafka_record_sink.h"
 
 namespace streammetrics::ingest {
 
@@ -17,10 +18,13 @@ struct IngestConfig {
   std::string listen_address = "127.0.0.1:50051";
   // HTTP address of the Prometheus /metrics endpoint.
   std::string metrics_address = "127.0.0.1:9464";
-  // Kafka producer, topics and pass-through librdkafka properties.
-  KafkaSinkConfig kafka;
+  // Where accepted and rejected events go.
+  IngestTopics topics;
+  // Kafka producer and pass-through librdkafka properties. Its `topics` need not be set: the
+  // IngestProcess checks `topics` at start.
+  kafka::KafkaSinkConfig kafka;
   // Validation limits (docs/contract.md).
-  ValidationLimits limits;
+  events::ValidationLimits limits;
   // Bytes in flight (read, not yet confirmed by Kafka) over all streams before streams stop
   // reading. Bounds memory when Kafka is slow or down.
   size_t process_bytes_limit = 256 << 20;

@@ -127,9 +127,9 @@ double IngestMetrics::events_rejected(v1::DeadLetterReason reason) const {
   return 0;
 }
 
-void IngestMetrics::Delivered(Destination destination, absl::Duration latency, bool ok) {
-  if (ok && destination == Destination::kDeadLetter) dead_letters_->Increment();
-  (destination == Destination::kEvents ? produce_latency_events_ : produce_latency_dead_letters_)
+void IngestMetrics::Delivered(bool dead_letter, absl::Duration latency, bool ok) {
+  if (ok && dead_letter) dead_letters_->Increment();
+  (dead_letter ? produce_latency_dead_letters_ : produce_latency_events_)
       ->Observe(absl::ToDoubleSeconds(latency));
 }
 

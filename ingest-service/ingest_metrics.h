@@ -1,5 +1,5 @@
-// IngestMetrics: the ingest service's Prometheus metrics (BRIEF §6), served on /metrics. Every
-// counter an operator asks about: events received/accepted/rejected by reason, dead letters,
+// IngestMetrics: the ingest service's Prometheus metrics (docs/contract.md §6), served on /metrics.
+// Every counter an operator asks about: events received/accepted/rejected by reason, dead letters,
 // delivery failures, batches, bytes in flight, produce latency, open streams, Kafka queue depth.
 #ifndef STREAMMETRICS_INGEST_SERVICE_INGEST_METRICS_H_
 #define STREAMMETRICS_INGEST_SERVICE_INGEST_METRICS_H_
@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "absl/time/time.h"
-#include "ingest-service/event_sink.h"
+#include "lib/kafka/record_sink.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -33,7 +33,8 @@ class IngestMetrics {
   void EventsAccepted(size_t n) { events_accepted_->Increment(static_cast<double>(n)); }
   void EventRejected(v1::DeadLetterReason reason);
   void EventsFailed(size_t n) { delivery_failures_->Increment(static_cast<double>(n)); }
-  void Delivered(Destination destination, absl::Duration latency, bool ok);
+  // One Kafka delivery report, of a dead letter or of an event.
+  void Delivered(bool dead_letter, absl::Duration latency, bool ok);
   void StreamOpened() { open_streams_->Increment(); }
   void StreamClosed() { open_streams_->Decrement(); }
   void StreamCancelled() { streams_cancelled_->Increment(); }

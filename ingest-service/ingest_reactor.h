@@ -1,5 +1,5 @@
 // IngestReactor: what both IngestService RPCs share — reading batches without blocking, validating
-// and handing them to the EventSink, accounting bytes in flight against the stream's and the
+// and handing them to the RecordSink, accounting bytes in flight against the stream's and the
 // process's budget, and turning delivery results into per-batch outcomes. The two RPCs differ only
 // in what they do with outcomes (summary vs. one ack each) and when they may finish.
 //
@@ -21,21 +21,22 @@
 #include "grpcpp/grpcpp.h"
 #include "ingest-service/batch_preparer.h"
 #include "ingest-service/byte_budget.h"
-#include "ingest-service/event_sink.h"
 #include "ingest-service/ingest_metrics.h"
-#include "ingest-service/validation.h"
 #include "lib/common/clock.h"
+#include "lib/events/validation.h"
+#include "lib/kafka/record_sink.h"
 #include "streammetrics/v1/ingest.pb.h"
 
 namespace streammetrics::ingest {
 
 // What the reactors need from the service; owned by the service, outliving every stream.
 struct IngestDeps {
-  EventSink* sink = nullptr;
+  kafka::RecordSink* sink = nullptr;
   ByteBudget* budget = nullptr;
   const Clock* clock = nullptr;
   IngestMetrics* metrics = nullptr;
-  ValidationLimits limits;
+  events::ValidationLimits limits;
+  IngestTopics topics;
   // Bytes one stream may have in flight before it stops reading.
   size_t stream_bytes_limit = 8 << 20;
   // Rejections listed in an IngestSummary (all are counted).
@@ -46,7 +47,7 @@ struct IngestDeps {
 struct BatchOutcome {
   uint64_t sequence = 0;
   uint32_t events = 0;
-  std::optional<BatchViolation> batch_violation;  // set: refused whole, nothing stored
+  std::optional<events::BatchViolation> batch_violation;  // set: refused whole, nothing stored
   BatchResult result;
   std::vector<v1::Rejection> rejections;
 };
@@ -143,7 +144,8 @@ class IngestReactor : public Base {
     v1::MetricBatch& batch = *batch_;
     const auto events = static_cast<uint32_t>(batch.events_size());
     deps_.metrics->BatchReceived(events);
-    if (std::optional<BatchViolation> violation = ValidateBatch(batch, deps_.limits)) {
+    if (std::optional<events::BatchViolation> violation =
+            events::ValidateBatch(batch, deps_.limits)) {
       deps_.metrics->BatchRejected(violation->reason);
       BatchOutcome outcome;
       outcome.sequence = batch.sequence();
@@ -152,7 +154,7 @@ class IngestReactor : public Base {
       Record(std::move(outcome));
       return;
     }
-    PreparedBatch prepared = PrepareBatch(batch, deps_.limits, deps_.clock->Now());
+    PreparedBatch prepared = PrepareBatch(batch, deps_.limits, deps_.topics, deps_.clock->Now());
     for (const v1::Rejection& r : prepared.rejections) deps_.metrics->EventRejected(r.reason());
     auto in_flight = std::make_shared<InFlight>(
         InFlight{prepared.sequence, events, prepared.bytes, std::move(prepared.rejections)});

@@ -17,8 +17,15 @@ bool SameWindow(const v1::WindowAggregate& a, const v1::WindowAggregate& b) {
 
 }  // namespace
 
-CacheWriter::CacheWriter(AggregateCache* cache, CacheWriterOptions options)
-    : cache_(cache), options_(options), backoff_(options.initial_backoff) {
+CacheWriter::CacheWriter(AggregateCache* cache, CacheWriterOptions options, const Clock* clock)
+    : cache_(cache),
+      options_(options),
+      clock_(clock),
+      backoff_(BackoffOptions{.initial = options.initial_backoff,
+                              .max = options.max_backoff,
+                              .multiplier = 2.0,
+                              .jitter = 0.0},
+               clock) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -92,8 +99,9 @@ void CacheWriter::Run() {
       const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return pending_.empty() && !must_clear_;
       };
-      while (!stop_ && (idle() || (!try_now_ && absl::Now() < next_attempt_))) {
-        work_cv_.WaitWithDeadline(&mu_, idle() ? absl::InfiniteFuture() : next_attempt_);
+      while (!stop_ && (idle() || (!try_now_ && clock_->Now() < next_attempt_))) {
+        // Woken by offers, Flush and Stop, or when the backoff ends on the clock.
+        clock_->WaitWithDeadline(&work_cv_, &mu_, idle() ? absl::InfiniteFuture() : next_attempt_);
       }
       if (idle()) return;  // stopped with nothing left to do
       last = stop_;
@@ -115,7 +123,7 @@ void CacheWriter::Run() {
       if (status.ok()) {
         written_ += windows.size();
         failed_before = std::exchange(consecutive_failures_, 0);
-        backoff_ = options_.initial_backoff;
+        backoff_.Reset();
         next_attempt_ = absl::InfinitePast();
       } else {
         ++failures_;
@@ -126,8 +134,7 @@ void CacheWriter::Run() {
         must_clear_ = must_clear_ || clear;
         for (v1::WindowAggregate& w : windows) Merge(std::move(w));
         if (!absl::IsUnavailable(status)) DropPending(status.message());
-        next_attempt_ = absl::Now() + backoff_;
-        backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+        next_attempt_ = backoff_.Failed();
       }
       attempt_cv_.SignalAll();
     }

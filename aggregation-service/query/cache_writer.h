@@ -32,6 +32,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aggregation-service/query/aggregate_cache.h"
+#include "lib/common/backoff.h"
+#include "lib/common/clock.h"
 #include "streammetrics/v1/aggregate.pb.h"
 
 namespace streammetrics::aggregation {
@@ -52,8 +54,10 @@ struct CacheWriterOptions {
 
 class CacheWriter {
  public:
-  // Starts the writer thread. `cache` must outlive the writer.
-  explicit CacheWriter(AggregateCache* cache, CacheWriterOptions options = {});
+  // Starts the writer thread. `cache` and `clock` (which times the backoffs) must outlive the
+  // writer.
+  explicit CacheWriter(AggregateCache* cache, CacheWriterOptions options = {},
+                       const Clock* clock = RealClock::Get());
   // Stop().
   ~CacheWriter();
   CacheWriter(const CacheWriter&) = delete;
@@ -98,6 +102,7 @@ class CacheWriter {
 
   AggregateCache* const cache_;
   const CacheWriterOptions options_;
+  const Clock* const clock_;
 
   mutable absl::Mutex mu_;
   // Wakes the thread: offers, Flush, Stop.
@@ -108,7 +113,8 @@ class CacheWriter {
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // No attempt before this (the backoff after a failure); InfinitePast when none is under way.
   absl::Time next_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Duration backoff_ ABSL_GUARDED_BY(mu_);
+  // Exact doubling (no jitter): one writer per process, nothing to spread out.
+  Backoff backoff_ ABSL_GUARDED_BY(mu_);
   bool try_now_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;

@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "aggregation-service/window_math.h"
+#include "aggregation-service/engine/window_math.h"
 #include "lib/common/status_macros.h"
 
 namespace streammetrics::aggregation {

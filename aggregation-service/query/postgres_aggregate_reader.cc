@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "aggregation-service/aggregate_rows.h"
-#include "aggregation-service/window_math.h"
+#include "aggregation-service/engine/window_math.h"
+#include "aggregation-service/store/aggregate_rows.h"
 #include "google/protobuf/map.h"
 #include "lib/common/status_macros.h"
 #include "lib/events/series_key.h"
@@ -45,9 +45,10 @@ std::string WindowsSql(bool metric, bool tags) {
       " ORDER BY timestamp, series_key COLLATE \"C\" LIMIT $7");
 }
 
-std::vector<PgStatementSpec> Statements() {
-  const std::vector<Oid> base = {kTextOid,        kTextOid, kTimestamptzOid, kTimestamptzOid,
-                                 kTimestamptzOid, kTextOid, kInt8Oid,        kBoolOid};
+std::vector<pg::StatementSpec> Statements() {
+  const std::vector<Oid> base = {pg::kTextOid,        pg::kTextOid,        pg::kTimestamptzOid,
+                                 pg::kTimestamptzOid, pg::kTimestamptzOid, pg::kTextOid,
+                                 pg::kInt8Oid,        pg::kBoolOid};
   auto with = [&base](std::vector<Oid> extra) {
     std::vector<Oid> types = base;
     types.insert(types.end(), extra.begin(), extra.end());
@@ -57,30 +58,30 @@ std::vector<PgStatementSpec> Statements() {
   // still typed (and sent as NULL).
   return {
       {kWindows, WindowsSql(false, false), base},
-      {kWindowsMetric, WindowsSql(true, false), with({kTextOid})},
-      {kWindowsTags, WindowsSql(false, true), with({kTextOid, kJsonbOid})},
-      {kWindowsMetricTags, WindowsSql(true, true), with({kTextOid, kJsonbOid})},
+      {kWindowsMetric, WindowsSql(true, false), with({pg::kTextOid})},
+      {kWindowsTags, WindowsSql(false, true), with({pg::kTextOid, pg::kJsonbOid})},
+      {kWindowsMetricTags, WindowsSql(true, true), with({pg::kTextOid, pg::kJsonbOid})},
       // Backward scan of the unique key (series_key, window_size, timestamp).
       {kLatest,
        absl::StrCat("SELECT ", WindowRowColumns(kSketchAccuracyOnly),
                     " FROM metrics.metric_aggregates WHERE series_key = $1 AND window_size = $2"
                     " ORDER BY timestamp DESC LIMIT 1"),
-       {kTextOid, kTextOid}},
+       {pg::kTextOid, pg::kTextOid}},
       {kLatestFinal,
        absl::StrCat("SELECT ", WindowRowColumns(kSketchAccuracyOnly),
                     " FROM metrics.metric_aggregates WHERE series_key = $1 AND window_size = $2"
                     " AND is_final ORDER BY timestamp DESC LIMIT 1"),
-       {kTextOid, kTextOid}},
+       {pg::kTextOid, pg::kTextOid}},
       {kSeries,
        "SELECT series_key, metric_name, last_window_start FROM metrics.series"
        " WHERE service_id = $1 AND (metric_name, series_key) > ($2, $3)"
        " ORDER BY metric_name, series_key LIMIT $4",
-       {kTextOid, kTextOid, kTextOid, kInt8Oid}},
+       {pg::kTextOid, pg::kTextOid, pg::kTextOid, pg::kInt8Oid}},
       {kSeriesMetric,
        "SELECT series_key, metric_name, last_window_start FROM metrics.series"
        " WHERE service_id = $1 AND metric_name = $5 AND (metric_name, series_key) > ($2, $3)"
        " ORDER BY metric_name, series_key LIMIT $4",
-       {kTextOid, kTextOid, kTextOid, kInt8Oid, kTextOid}},
+       {pg::kTextOid, pg::kTextOid, pg::kTextOid, pg::kInt8Oid, pg::kTextOid}},
   };
 }
 
@@ -89,7 +90,7 @@ absl::StatusOr<std::vector<v1::WindowAggregate>> Windows(const PGresult* result,
   std::vector<v1::WindowAggregate> windows;
   windows.reserve(PQntuples(result));
   for (int i = 0; i < PQntuples(result); ++i) {
-    ASSIGN_OR_RETURN(v1::WindowAggregate w, WindowFromRow(PgRow(result, i)));
+    ASSIGN_OR_RETURN(v1::WindowAggregate w, WindowFromRow(pg::Row(result, i)));
     if (!include_sketch) w.clear_sketch();
     windows.push_back(std::move(w));
   }
@@ -113,9 +114,9 @@ absl::StatusOr<std::unique_ptr<PostgresAggregateReader>> PostgresAggregateReader
   return std::unique_ptr<PostgresAggregateReader>(new PostgresAggregateReader(std::move(config)));
 }
 
-absl::StatusOr<PgResult> PostgresAggregateReader::Run(const char* statement, PgParams params,
-                                                      absl::string_view context) {
-  std::unique_ptr<PgConnection> conn;
+absl::StatusOr<pg::Result> PostgresAggregateReader::Run(const char* statement, pg::Params params,
+                                                        absl::string_view context) {
+  std::unique_ptr<pg::Connection> conn;
   {
     absl::MutexLock lock(&mu_);
     while (!idle_.empty() && conn == nullptr) {
@@ -125,18 +126,18 @@ absl::StatusOr<PgResult> PostgresAggregateReader::Run(const char* statement, PgP
     }
   }
   if (conn == nullptr) {
-    PgConnectOptions options{
+    pg::ConnectOptions options{
         .conninfo = config_.conninfo,
         .connect_timeout = config_.connect_timeout,
         .statement_timeout = config_.statement_timeout,
         .application_name = "streammetrics-query",
     };
-    ASSIGN_OR_RETURN(conn, PgConnection::Open(options, Statements()));
+    ASSIGN_OR_RETURN(conn, pg::Connection::Open(options, Statements()));
   }
-  PgError error;
-  std::vector<PgStatement> one;
-  one.push_back(PgStatement{.prepared = statement, .sql = "", .params = std::move(params)});
-  absl::StatusOr<std::vector<PgResult>> results = conn->RunPipeline(one, context, &error);
+  pg::Error error;
+  std::vector<pg::Statement> one;
+  one.push_back(pg::Statement{.prepared = statement, .sql = "", .params = std::move(params)});
+  absl::StatusOr<std::vector<pg::Result>> results = conn->RunPipeline(one, context, &error);
   if (conn->Usable()) {
     absl::MutexLock lock(&mu_);
     if (idle_.size() < config_.max_idle_connections) idle_.push_back(std::move(conn));
@@ -151,7 +152,7 @@ absl::StatusOr<std::vector<v1::WindowAggregate>> PostgresAggregateReader::QueryW
   const bool tags = !query.tags.empty();
   const char* statement =
       metric ? (tags ? kWindowsMetricTags : kWindowsMetric) : (tags ? kWindowsTags : kWindows);
-  PgParams params;
+  pg::Params params;
   params.Bytes(query.service_id)
       .Bytes(WindowSizeName(query.window_size))
       .Timestamp(query.start)
@@ -172,16 +173,17 @@ absl::StatusOr<std::vector<v1::WindowAggregate>> PostgresAggregateReader::QueryW
                                            query.tags.begin(), query.tags.end())));
     params.Text(json);
   }
-  ASSIGN_OR_RETURN(PgResult result, Run(statement, std::move(params), "query of windows"));
+  ASSIGN_OR_RETURN(pg::Result result, Run(statement, std::move(params), "query of windows"));
   return Windows(result.get(), query.include_sketch);
 }
 
 absl::StatusOr<std::optional<v1::WindowAggregate>> PostgresAggregateReader::LatestWindow(
     const LatestQuery& query) {
-  ASSIGN_OR_RETURN(PgResult result,
-                   Run(query.final_only ? kLatestFinal : kLatest,
-                       PgParams().Bytes(query.series_key).Bytes(WindowSizeName(query.window_size)),
-                       "query of the latest window"));
+  ASSIGN_OR_RETURN(
+      pg::Result result,
+      Run(query.final_only ? kLatestFinal : kLatest,
+          pg::Params().Bytes(query.series_key).Bytes(WindowSizeName(query.window_size)),
+          "query of the latest window"));
   ASSIGN_OR_RETURN(std::vector<v1::WindowAggregate> windows, Windows(result.get(), false));
   if (windows.empty()) return std::optional<v1::WindowAggregate>();
   return std::optional<v1::WindowAggregate>(std::move(windows[0]));
@@ -189,7 +191,7 @@ absl::StatusOr<std::optional<v1::WindowAggregate>> PostgresAggregateReader::Late
 
 absl::StatusOr<std::vector<v1::SeriesInfo>> PostgresAggregateReader::ListSeries(
     const SeriesQuery& query) {
-  PgParams params;
+  pg::Params params;
   params.Bytes(query.service_id);
   if (query.after.has_value()) {
     params.Bytes(query.after->metric_name).Bytes(query.after->series_key);
@@ -198,11 +200,11 @@ absl::StatusOr<std::vector<v1::SeriesInfo>> PostgresAggregateReader::ListSeries(
   }
   params.Int64(query.limit);
   if (!query.metric_name.empty()) params.Bytes(query.metric_name);
-  ASSIGN_OR_RETURN(PgResult result, Run(query.metric_name.empty() ? kSeries : kSeriesMetric,
-                                        std::move(params), "query of series"));
+  ASSIGN_OR_RETURN(pg::Result result, Run(query.metric_name.empty() ? kSeries : kSeriesMetric,
+                                          std::move(params), "query of series"));
   std::vector<v1::SeriesInfo> series;
   for (int i = 0; i < PQntuples(result.get()); ++i) {
-    const PgRow row(result.get(), i);
+    const pg::Row row(result.get(), i);
     v1::SeriesInfo info;
     ASSIGN_OR_RETURN(*info.mutable_series_key(), row.Bytes(0));
     absl::StatusOr<v1::Series> parsed = events::ParseSeriesKey(info.series_key());

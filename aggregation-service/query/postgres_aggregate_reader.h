@@ -11,8 +11,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "aggregation-service/pg_connection.h"
 #include "aggregation-service/query/aggregate_reader.h"
+#include "lib/pg/connection.h"
 
 namespace streammetrics::aggregation {
 
@@ -44,11 +44,12 @@ class PostgresAggregateReader final : public AggregateReader {
 
   // Runs one prepared statement on a pooled connection; the connection goes back to the pool
   // unless it failed.
-  absl::StatusOr<PgResult> Run(const char* statement, PgParams params, absl::string_view context);
+  absl::StatusOr<pg::Result> Run(const char* statement, pg::Params params,
+                                 absl::string_view context);
 
   const PostgresReaderConfig config_;
   absl::Mutex mu_;
-  std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<pg::Connection>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace streammetrics::aggregation

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "aggregation-service/window_math.h"
-#include "aggregation-service/window_numbers.h"
+#include "aggregation-service/engine/window_math.h"
+#include "aggregation-service/engine/window_numbers.h"
 #include "lib/common/log.h"
 #include "lib/common/status_macros.h"
 #include "lib/sketch/ddsketch.h"

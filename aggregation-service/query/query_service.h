@@ -24,6 +24,9 @@ struct QueryServiceOptions {
   // enough for the burst of a minute's end (every series of a service finalizes at once), small
   // enough that WatchHub's watcher limit bounds the memory (100 x 10,000 windows of ~300 bytes).
   size_t watch_buffer = 10000;
+  // WatchAggregates streams open at once; one more is refused with RESOURCE_EXHAUSTED. With
+  // watch_buffer it bounds the memory watchers can hold.
+  size_t max_watchers = 100;
   // Longest a unary call may run, whatever deadline its client set (or none): a Summarize over
   // 31 days of many series must not hold a worker, or the server's shutdown, for minutes.
   absl::Duration max_call_duration = absl::Seconds(30);

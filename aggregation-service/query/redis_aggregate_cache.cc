@@ -1,15 +1,12 @@
 #include "aggregation-service/query/redis_aggregate_cache.h"
 
-#include <poll.h>
-#include <sys/time.h>
-
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "aggregation-service/engine/window_math.h"
 #include "aggregation-service/query/redis_put_script.h"
-#include "aggregation-service/window_math.h"
 #include "lib/common/log.h"
 #include "lib/common/status_macros.h"
 
@@ -39,251 +36,62 @@ absl::Status CheckWindowId(absl::string_view series_key, v1::WindowSize size) {
   return absl::OkStatus();
 }
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-// Reads the next pipelined reply; null on an I/O error (then c->err says which).
-Reply NextReply(redisContext* c) {
-  void* reply = nullptr;
-  if (redisGetReply(c, &reply) != REDIS_OK) return nullptr;
-  return Reply(static_cast<redisReply*>(reply));
-}
-
-std::string ContextError(const redisContext* c) {
-  return c == nullptr ? std::string("cannot allocate a connection") : std::string(c->errstr);
-}
-
-// True when an idle connection is still open: nothing to read on it. A peer that closed it (a
-// Redis restart, a client timeout) makes it readable (end of file), which poll reports at once.
-bool IdleConnectionOpen(const redisContext* c) {
-  pollfd p{c->fd, POLLIN, 0};
-  return poll(&p, 1, 0) == 0;
-}
-
 }  // namespace
-
-// A connection lent to one call. Give it back with Answered or IoFailed; dropping it otherwise
-// discards the connection (it may have replies unread).
-class RedisAggregateCache::Lease {
- public:
-  Lease(RedisAggregateCache* cache, Context context, bool pooled)
-      : cache_(cache), context_(std::move(context)), pooled_(pooled) {}
-  Lease(Lease&& other) noexcept
-      : cache_(std::exchange(other.cache_, nullptr)),
-        context_(std::move(other.context_)),
-        pooled_(other.pooled_) {}
-  Lease& operator=(Lease&&) = delete;
-  ~Lease() { Finish(Outcome::kAbandoned, ""); }
-
-  redisContext* get() const { return context_.get(); }
-  void Answered() { Finish(Outcome::kAnswered, ""); }
-  // Returns the Unavailable status of the failure, naming `what` was under way.
-  absl::Status IoFailed(absl::string_view what) {
-    std::string why = absl::StrCat(what, ": ", ContextError(context_.get()));
-    absl::Status status =
-        absl::UnavailableError(absl::StrCat("Redis at ", cache_->Where(), " failed: ", why));
-    Finish(Outcome::kIoFailed, why);
-    return status;
-  }
-
- private:
-  void Finish(Outcome outcome, const std::string& why) {
-    if (cache_ == nullptr) return;
-    std::exchange(cache_, nullptr)->Release(std::move(context_), pooled_, outcome, why);
-  }
-
-  RedisAggregateCache* cache_;
-  Context context_;
-  bool pooled_;
-};
 
 absl::StatusOr<std::unique_ptr<RedisAggregateCache>> RedisAggregateCache::Create(
     RedisCacheConfig config, const Clock* clock) {
-  if (config.host.empty()) return absl::InvalidArgumentError("Redis host is empty");
-  if (config.port < 1 || config.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("Redis port ", config.port, " not in 1..65535"));
-  }
-  const std::pair<const char*, absl::Duration> durations[] = {
-      {"connect_timeout", config.connect_timeout},
-      {"command_timeout", config.command_timeout},
-      {"retry_after", config.retry_after},
-  };
-  for (const auto& [name, d] : durations) {
-    if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Redis ", name, " must be positive and finite, is ", absl::FormatDuration(d)));
-    }
-  }
+  RETURN_IF_ERROR(redis::CheckPoolConfig(config.pool));
   if (config.entry_ttl < absl::Milliseconds(1) || config.entry_ttl == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat("Redis entry_ttl must be at least 1ms and finite, is ",
                      absl::FormatDuration(config.entry_ttl)));
   }
-  if (config.max_connections < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Redis max_connections must be at least 1, is ", config.max_connections));
-  }
   if (clock == nullptr) return absl::InvalidArgumentError("no clock");
   auto cache =
       std::unique_ptr<RedisAggregateCache>(new RedisAggregateCache(std::move(config), clock));
   // Opens the first pooled connection and loads the script. A failure opens the breaker (and is
-  // logged by Trip): the cache starts unavailable and recovers by itself.
-  if (absl::StatusOr<Lease> lease = cache->Acquire(); lease.ok()) lease->Answered();
+  // logged by the pool): the cache starts unavailable and recovers by itself.
+  if (absl::StatusOr<redis::ConnectionPool::Lease> lease = cache->pool_.Acquire(); lease.ok()) {
+    lease->Answered();
+  }
   return cache;
 }
 
 RedisAggregateCache::RedisAggregateCache(RedisCacheConfig config, const Clock* clock)
-    : config_(std::move(config)), clock_(clock) {}
+    : config_(std::move(config)),
+      pool_(config_.pool, clock, [this](redisContext* c) { return LoadScriptIfUnknown(c); }) {}
 
 RedisAggregateCache::~RedisAggregateCache() = default;
 
-std::string RedisAggregateCache::Where() const {
-  return absl::StrCat(config_.host, ":", config_.port);
-}
+std::string RedisAggregateCache::Where() const { return pool_.Where(); }
 
 std::string RedisAggregateCache::Key(absl::string_view kind, v1::WindowSize size,
                                      absl::string_view series_key) const {
   return absl::StrCat(config_.key_prefix, kind, ":", WindowSizeName(size), ":", series_key);
 }
 
-bool RedisAggregateCache::available() const {
-  absl::MutexLock lock(&mu_);
-  return down_since_ == absl::InfinitePast();
-}
+bool RedisAggregateCache::available() const { return pool_.available(); }
 
 uint64_t RedisAggregateCache::script_reloads() const {
   absl::MutexLock lock(&mu_);
   return script_reloads_;
 }
 
-absl::Status RedisAggregateCache::BreakerOpenStatus() const {
-  return absl::UnavailableError(absl::StrCat(
-      "Redis at ", Where(), " unreachable since ",
-      absl::FormatTime(absl::RFC3339_full, down_since_, absl::UTCTimeZone()), "; retrying after ",
-      absl::FormatTime(absl::RFC3339_full, retry_at_, absl::UTCTimeZone()), " (", down_reason_,
-      ")"));
-}
-
-absl::StatusOr<RedisAggregateCache::Context> RedisAggregateCache::Connect() {
-  Context c(redisConnectWithTimeout(config_.host.c_str(), config_.port,
-                                    absl::ToTimeval(config_.connect_timeout)));
-  if (c == nullptr || c->err != 0) {
-    return absl::UnavailableError(absl::StrCat("connect: ", ContextError(c.get())));
-  }
-  if (redisSetTimeout(c.get(), absl::ToTimeval(config_.command_timeout)) != REDIS_OK) {
-    return absl::UnavailableError(absl::StrCat("setting the timeout: ", ContextError(c.get())));
-  }
-  bool need_script;
+absl::Status RedisAggregateCache::LoadScriptIfUnknown(redisContext* c) {
   {
     absl::MutexLock lock(&mu_);
-    need_script = script_sha_.empty();
+    if (!script_sha_.empty()) return absl::OkStatus();
   }
-  if (need_script) {
-    Reply reply(static_cast<redisReply*>(redisCommand(c.get(), "SCRIPT LOAD %s", kPutScript)));
-    if (reply == nullptr) {
-      return absl::UnavailableError(absl::StrCat("SCRIPT LOAD: ", ContextError(c.get())));
-    }
-    // An error answer leaves the SHA unknown; PutLatest then sends the script itself (EVAL).
-    if (reply->type == REDIS_REPLY_STRING) {
-      absl::MutexLock lock(&mu_);
-      script_sha_.assign(reply->str, reply->len);
-    }
+  redis::Reply reply(static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kPutScript)));
+  if (reply == nullptr) {
+    return absl::UnavailableError(absl::StrCat("SCRIPT LOAD: ", redis::ContextError(c)));
   }
-  return c;
-}
-
-absl::StatusOr<RedisAggregateCache::Lease> RedisAggregateCache::Acquire() {
-  bool pooled = false;
-  {
+  // An error answer leaves the SHA unknown; PutLatest then sends the script itself (EVAL).
+  if (reply->type == REDIS_REPLY_STRING) {
     absl::MutexLock lock(&mu_);
-    if (down_since_ != absl::InfinitePast()) {
-      if (probing_ || clock_->Now() < retry_at_) return BreakerOpenStatus();
-      probing_ = true;  // this call tries Redis again; the others keep failing fast
-    }
-    while (!free_.empty()) {
-      Context c = std::move(free_.back());
-      free_.pop_back();
-      if (IdleConnectionOpen(c.get())) return Lease(this, std::move(c), /*pooled=*/true);
-      --pooled_open_;  // closed by the server while idle: discarded
-    }
-    if (pooled_open_ < config_.max_connections) {
-      ++pooled_open_;  // reserved while connecting
-      pooled = true;
-    }
+    script_sha_.assign(reply->str, reply->len);
   }
-  absl::StatusOr<Context> c = Connect();
-  if (!c.ok()) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (pooled) --pooled_open_;
-    }
-    Trip(std::string(c.status().message()));
-    return absl::UnavailableError(
-        absl::StrCat("Redis at ", Where(), " failed: ", c.status().message()));
-  }
-  return Lease(this, *std::move(c), pooled);
-}
-
-void RedisAggregateCache::Release(Context context, bool pooled, Outcome outcome,
-                                  const std::string& why) {
-  if (outcome == Outcome::kIoFailed) {
-    context.reset();
-    {
-      absl::MutexLock lock(&mu_);
-      if (pooled) --pooled_open_;
-    }
-    Trip(why);
-    return;
-  }
-  bool recovered = false;
-  absl::Time down_since;
-  {
-    absl::MutexLock lock(&mu_);
-    probing_ = false;
-    if (outcome == Outcome::kAbandoned) {
-      if (pooled) --pooled_open_;
-      return;
-    }
-    if (down_since_ != absl::InfinitePast()) {
-      recovered = true;
-      down_since = down_since_;
-      down_since_ = absl::InfinitePast();
-      retry_at_ = absl::InfinitePast();
-      down_reason_.clear();
-    }
-    if (pooled) free_.push_back(std::move(context));
-  }
-  if (recovered) {
-    SM_LOG(Info, "redis_available")
-        .Kv("address", Where())
-        .Kv("down_for", clock_->Now() - down_since);
-  }
-}
-
-void RedisAggregateCache::Trip(const std::string& why) {
-  std::vector<Context> idle;
-  bool opened = false;
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = clock_->Now();
-    if (down_since_ == absl::InfinitePast()) {
-      down_since_ = now;
-      opened = true;
-    }
-    retry_at_ = now + config_.retry_after;
-    down_reason_ = why;
-    probing_ = false;
-    pooled_open_ -= static_cast<int>(free_.size());
-    idle.swap(free_);  // closed below, outside the lock
-  }
-  if (opened) {
-    SM_LOG(Warn, "redis_unavailable")
-        .Kv("address", Where())
-        .Kv("reason", why)
-        .Kv("retry_after", config_.retry_after);
-  }
+  return absl::OkStatus();
 }
 
 absl::Status RedisAggregateCache::PutLatest(const std::vector<v1::WindowAggregate>& windows) {
@@ -291,7 +99,7 @@ absl::Status RedisAggregateCache::PutLatest(const std::vector<v1::WindowAggregat
     if (absl::Status s = CheckWindowId(w.series_key(), w.window_size()); !s.ok()) return s;
   }
   if (windows.empty()) return absl::OkStatus();
-  absl::StatusOr<Lease> lease = Acquire();
+  absl::StatusOr<redis::ConnectionPool::Lease> lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
   bool io_failed = false;
   absl::Status status = WriteWindows(lease->get(), windows, &io_failed);
@@ -342,7 +150,7 @@ absl::Status RedisAggregateCache::WriteWindows(redisContext* c,
       }
     }
     for (size_t i : indices) {
-      Reply reply = NextReply(c);
+      redis::Reply reply = redis::NextReply(c);
       if (reply == nullptr) {
         *io_failed = true;
         return absl::UnavailableError(absl::StrCat("writing ", indices.size(), " windows"));
@@ -390,9 +198,9 @@ absl::StatusOr<std::optional<v1::WindowAggregate>> RedisAggregateCache::GetLates
     absl::string_view series_key, v1::WindowSize window_size, bool final_only) {
   RETURN_IF_ERROR(CheckWindowId(series_key, window_size));
   const std::string key = Key(final_only ? "final" : "latest", window_size, series_key);
-  absl::StatusOr<Lease> lease = Acquire();
+  absl::StatusOr<redis::ConnectionPool::Lease> lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
-  Reply reply(
+  redis::Reply reply(
       static_cast<redisReply*>(redisCommand(lease->get(), "HGET %b data", key.data(), key.size())));
   if (reply == nullptr) return lease->IoFailed("HGET");
   lease->Answered();
@@ -430,12 +238,12 @@ absl::Status RedisAggregateCache::Clear() {
     pattern += c;
   }
   pattern += '*';
-  absl::StatusOr<Lease> lease = Acquire();
+  absl::StatusOr<redis::ConnectionPool::Lease> lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
   // One connection for the whole scan (a lease ends with Answered or IoFailed).
   std::string cursor = "0";
   do {
-    Reply page(
+    redis::Reply page(
         static_cast<redisReply*>(redisCommand(lease->get(), "SCAN %s MATCH %b COUNT 1000",
                                               cursor.c_str(), pattern.data(), pattern.size())));
     if (page == nullptr) return lease->IoFailed("SCAN");
@@ -455,7 +263,7 @@ absl::Status RedisAggregateCache::Clear() {
       argv.push_back(keys->element[k]->str);
       lengths.push_back(keys->element[k]->len);
     }
-    Reply unlinked(static_cast<redisReply*>(redisCommandArgv(
+    redis::Reply unlinked(static_cast<redisReply*>(redisCommandArgv(
         lease->get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
     if (unlinked == nullptr) return lease->IoFailed("UNLINK");
     if (unlinked->type == REDIS_REPLY_ERROR) {

@@ -20,20 +20,8 @@
 // Pipelining. PutLatest sends one EVALSHA per window and reads the replies only after sending all
 // of them, so a batch of thousands of windows costs about one round trip, not one each.
 //
-// Connections. A pool of at most max_connections, opened on demand and reused. A call that finds
-// every pooled connection busy opens a temporary connection, closed after the call, rather than
-// waiting behind another call's pipeline: queries must not queue behind the cache writer's batch,
-// and the callers (the query server's threads and one cache writer) bound how many there can be.
-// A connection that had an I/O error is discarded, never reused; an idle one the server closed is
-// noticed (without blocking) before it is used.
-//
-// Circuit breaker. A failure to connect, or an I/O error (timeout, connection lost), opens the
-// breaker: every call then fails at once with Unavailable, without touching the network, until
-// retry_after has passed on the injected clock; then one call tries again (the others keep
-// failing fast while it does). Its success closes the breaker, its failure opens it for another
-// retry_after. An error answered by Redis (e.g. a script error) fails that call with Unavailable
-// but does not open the breaker: the server is there. So when Redis is down the query side answers
-// from PostgreSQL at full speed instead of paying connect_timeout on every query.
+// Connections and circuit breaker: lib/redis/connection_pool.h. When Redis is down the breaker
+// fails calls fast, so the query side answers from PostgreSQL at full speed.
 //
 // Thread-safe.
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_QUERY_REDIS_AGGREGATE_CACHE_H_
@@ -55,27 +43,17 @@
 #include "absl/time/time.h"
 #include "aggregation-service/query/aggregate_cache.h"
 #include "lib/common/clock.h"
+#include "lib/redis/connection_pool.h"
 
 namespace streammetrics::aggregation {
 
 struct RedisCacheConfig {
-  // Address of the Redis server (an IP address, or a name resolved at each connect). Default: the
-  // local stack's, 127.0.0.1:56379.
-  std::string host = "127.0.0.1";
-  int port = 56379;
-  // Limit on opening a TCP connection. Short, because a query waits for it. Default 200 ms.
-  absl::Duration connect_timeout = absl::Milliseconds(200);
-  // Limit on each socket read or write of a command (not on a whole pipeline); exceeding it is an
-  // I/O error, which discards the connection and opens the breaker. Default 200 ms.
-  absl::Duration command_timeout = absl::Milliseconds(200);
+  // The server (default: the local stack's, 127.0.0.1:56379), timeouts (200 ms to connect and per
+  // socket read or write), the breaker's retry_after (1 s) and the pooled connections (8).
+  redis::PoolConfig pool;
   // TTL set on an entry at each write; a series silent for that long leaves the cache. Default 24
   // h.
   absl::Duration entry_ttl = absl::Hours(24);
-  // How long the breaker stays open after a connection or I/O failure before one call tries Redis
-  // again. Default 1 s.
-  absl::Duration retry_after = absl::Seconds(1);
-  // Connections kept open for reuse; calls beyond them use temporary connections. Default 8.
-  int max_connections = 8;
   // Prefix of every key, so deployments (and test runs) sharing a Redis do not collide, and a
   // change of the value layout can move to new keys. Default "sm:v1:".
   std::string key_prefix = "sm:v1:";
@@ -118,38 +96,10 @@ class RedisAggregateCache final : public AggregateCache {
   uint64_t script_reloads() const;
 
  private:
-  struct ContextDeleter {
-    void operator()(redisContext* c) const { redisFree(c); }
-  };
-  using Context = std::unique_ptr<redisContext, ContextDeleter>;
-  class Lease;
-
   RedisAggregateCache(RedisCacheConfig config, const Clock* clock);
 
-  // Admits a call through the breaker and hands it a connection: a free pooled one, a new pooled
-  // one while the pool has room, else a temporary one. Unavailable while the breaker is open or
-  // when connecting fails (which opens it).
-  absl::StatusOr<Lease> Acquire();
-  // How a call ended with its connection.
-  enum class Outcome {
-    // Redis answered everything sent (errors included): the connection is reusable and the
-    // breaker closes.
-    kAnswered,
-    // An I/O error: the connection is discarded and the breaker opens.
-    kIoFailed,
-    // Left with replies unread: the connection is discarded; the breaker is left as it is.
-    kAbandoned,
-  };
-  // Takes a connection back after a call (the Lease does this).
-  void Release(Context context, bool pooled, Outcome outcome, const std::string& why);
-  // Opens a connection with the configured timeouts; when no script SHA is known yet, loads the
-  // script on it.
-  absl::StatusOr<Context> Connect();
-  // Opens the breaker (or keeps it open) with `why`. Drops idle pooled connections: after a
-  // failure they are most likely dead too.
-  void Trip(const std::string& why);
-  // The Unavailable status of a call refused by the open breaker. Caller holds mu_.
-  absl::Status BreakerOpenStatus() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pool's OnConnect: loads the script on the connection when its SHA is not known yet.
+  absl::Status LoadScriptIfUnknown(redisContext* c);
 
   // The pipelined writes of PutLatest on one connection. Sets *io_failed on an I/O error.
   absl::Status WriteWindows(redisContext* c, const std::vector<v1::WindowAggregate>& windows,
@@ -159,20 +109,12 @@ class RedisAggregateCache final : public AggregateCache {
   std::string Where() const;
 
   const RedisCacheConfig config_;
-  const Clock* const clock_;
+  redis::ConnectionPool pool_;
 
   mutable absl::Mutex mu_;
-  std::vector<Context> free_ ABSL_GUARDED_BY(mu_);
-  // Pooled connections open: free ones plus those lent out.
-  int pooled_open_ ABSL_GUARDED_BY(mu_) = 0;
   // SHA1 of the script, as SCRIPT LOAD answered it; empty until one connection loaded it. It never
   // changes: it is the hash of the script's text.
   std::string script_sha_ ABSL_GUARDED_BY(mu_);
-  // Breaker: open while down_since_ is finite. A call at or after retry_at_ becomes the probe.
-  absl::Time down_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  bool probing_ ABSL_GUARDED_BY(mu_) = false;
-  std::string down_reason_ ABSL_GUARDED_BY(mu_);
   uint64_t script_reloads_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -3,7 +3,7 @@
 # with state under $STREAMMETRICS_STATE_DIR (default .local/stack, git-ignored):
 #   Redis 7 (append-only) on 127.0.0.1:56379, PostgreSQL 15 on 127.0.0.1:55432 (database and user
 #   streammetrics), three combined broker+controller KRaft Kafka nodes on 127.0.0.1:19092/29092/39092,
-#   the four topics of BRIEF §4, and the schema migrations.
+#   the four topics of docs/contract.md §4, and the schema migrations.
 # Safe to re-run: what runs is left alone, what is missing is started. Readiness is polled with a
 # deadline; a component that does not come up is named with the tail of its log.
 # Without --infra-only it then builds (release, build/release) and starts the ingest service

@@ -1,9 +1,9 @@
--- 0001: the seed's aggregates table and indexes, extended for exactly-once results (BRIEF §4),
+-- 0001: the original aggregates table and indexes, extended for exactly-once results (docs/contract.md §4),
 -- plus the tables the aggregation service checkpoints into in the same transaction.
 
 CREATE SCHEMA IF NOT EXISTS metrics;
 
--- One row per (series, window size, window start). Columns up to created_at are the seed's;
+-- One row per (series, window size, window start). Columns up to created_at are the original ones;
 -- `timestamp` is the window start.
 CREATE TABLE metrics.metric_aggregates (
     id BIGSERIAL PRIMARY KEY,
@@ -37,7 +37,7 @@ CREATE TABLE metrics.metric_aggregates (
     CONSTRAINT metric_aggregates_window_size CHECK (window_size IN ('1m', '5m'))
 );
 
--- The seed's three indexes.
+-- The original three indexes.
 CREATE INDEX idx_metrics_lookup
     ON metrics.metric_aggregates (service_id, metric_name, timestamp DESC);
 CREATE INDEX idx_metrics_tags

@@ -64,7 +64,7 @@ CREATE INDEX idx_outbox_partition ON metrics.outbox (consumer_group, partition, 
 -- client_sequences kept, per client, every (sequence, event index) ever counted: state that grows
 -- with the history of every client and is never released, and that a checkpoint rewrites per
 -- client. Nothing wrote it yet. Deduplication is now scoped to windows instead (dedup_keys above,
--- aggregation-service/partition_windows.h): a resent event carries its original timestamp, so it
+-- aggregation-service/engine/partition_windows.h): a resent event carries its original timestamp, so it
 -- either meets its key in its still-open window or finds the window final and is dead-lettered
 -- as late; keys are released with their window.
 DROP TABLE metrics.client_sequences;

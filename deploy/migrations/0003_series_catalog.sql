@@ -1,5 +1,5 @@
 -- 0003: the series catalog behind QueryService.ListSeries. (QueryAggregates needs no new index:
--- the seed's idx_metrics_lookup and idx_metrics_tags serve it, docs/query.md shows the plans, and
+-- the original idx_metrics_lookup and idx_metrics_tags serve it, docs/query.md shows the plans, and
 -- every index on metric_aggregates slows the checkpoint, which writes each window many times.)
 --
 -- ListSeries over metric_aggregates would have to read every window of a service (a day of one

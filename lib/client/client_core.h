@@ -23,9 +23,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/client/ack_stream.h"
-#include "lib/client/backoff.h"
 #include "lib/client/batch_window.h"
 #include "lib/client/metrics_client.h"
+#include "lib/common/backoff.h"
 #include "streammetrics/v1/ingest.grpc.pb.h"
 
 namespace streammetrics::client {

@@ -1,5 +1,5 @@
 // ConfigLoader: fills one service's configuration struct from STREAMMETRICS_* environment
-// variables, then --flags (a flag wins over its variable), once at start (BRIEF §6).
+// variables, then --flags (a flag wins over its variable), once at start (docs/contract.md §6).
 //
 // Written instead of using absl flags because absl flags are process globals: a service's config
 // must be a plain struct with defaults that tests build and load in isolation. Each field is

@@ -18,9 +18,9 @@ namespace streammetrics::kafka {
 // Ordered (name, value) pairs; a later pair overrides an earlier one of the same name.
 using Properties = std::vector<std::pair<std::string, std::string>>;
 
-// The producer settings zero loss depends on (BRIEF §5): idempotence, acks=all, unbounded retries
-// within message.timeout.ms, and the murmur2_random partitioner so Java clients place keys alike.
-// Throughput settings (linger, batch size, compression) are the caller's.
+// The producer settings zero loss depends on (docs/contract.md §5): idempotence, acks=all,
+// unbounded retries within message.timeout.ms, and the murmur2_random partitioner so Java clients
+// place keys alike. Throughput settings (linger, batch size, compression) are the caller's.
 Properties ZeroLossProducerProperties(absl::string_view bootstrap_servers);
 
 // Parses "name=value,name2=value2" (as given in STREAMMETRICS_*_KAFKA_PROPERTIES) into pairs.

@@ -28,6 +28,20 @@ std::vector<TopicSpec> StreamMetricsTopics() {
           spec("metrics-aggregated-5m", 3, 30), spec("metrics-dead-letter", 3, 14)};
 }
 
+std::vector<TopicSpec> SpecsFor(absl::Span<const std::string> names) {
+  const std::vector<TopicSpec> standard = StreamMetricsTopics();
+  std::vector<TopicSpec> specs;
+  specs.reserve(names.size());
+  for (const std::string& name : names) {
+    TopicSpec spec{name, 0, 0, {}};
+    for (const TopicSpec& s : standard) {
+      if (s.name == name) spec = s;
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
 absl::StatusOr<ClusterInfo> DescribeCluster(rd_kafka_t* rk, absl::Duration timeout) {
   const rd_kafka_metadata_t* raw = nullptr;
   rd_kafka_resp_err_t err =

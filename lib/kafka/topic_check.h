@@ -27,10 +27,15 @@ struct TopicSpec {
   std::map<std::string, std::string> configs;
 };
 
-// The four topics of BRIEF §4: metrics-events (6), metrics-aggregated-1m (3),
+// The four topics of docs/contract.md §4: metrics-events (6), metrics-aggregated-1m (3),
 // metrics-aggregated-5m (3), metrics-dead-letter (3); replication factor 3, min.insync.replicas=2,
 // retention 7 d, 7 d, 30 d, 14 d.
 std::vector<TopicSpec> StreamMetricsTopics();
+
+// What a service requires of the topics it names: the standard layout above for a standard name,
+// mere existence for any other (a renamed topic, e.g. a test's scratch topic). The one place the
+// producers and consumers of every service take their start-up check from.
+std::vector<TopicSpec> SpecsFor(absl::Span<const std::string> names);
 
 struct TopicInfo {
   int partitions = 0;

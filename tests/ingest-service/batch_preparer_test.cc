@@ -14,7 +14,7 @@ using testing::Batch;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
-std::optional<std::string> Header(const OutgoingRecord& r, absl::string_view name) {
+std::optional<std::string> Header(const kafka::Record& r, absl::string_view name) {
   for (const auto& [k, v] : r.headers) {
     if (k == name) return v;
   }
@@ -24,12 +24,12 @@ std::optional<std::string> Header(const OutgoingRecord& r, absl::string_view nam
 TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLetters) {
   v1::MetricBatch batch = Batch(kNow, 7, 4, /*nan_at=*/2);
   const v1::MetricBatch original = batch;
-  PreparedBatch p = PrepareBatch(batch, ValidationLimits{}, kNow);
+  PreparedBatch p = PrepareBatch(batch, events::ValidationLimits{}, IngestTopics{}, kNow);
   ASSERT_EQ(p.records.size(), 4u);
   EXPECT_EQ(p.sequence, 7u);
   size_t bytes = 0;
   for (int i = 0; i < 4; ++i) {
-    const OutgoingRecord& r = p.records[i];
+    const kafka::Record& r = p.records[i];
     bytes += r.ByteSize();
     EXPECT_EQ(r.key, events::SeriesKey(original.events(i)));
     auto key = events::DecodeHeaders(
@@ -37,7 +37,7 @@ TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLette
     ASSERT_TRUE(key.ok()) << key.status();
     EXPECT_EQ(*key, (events::IdempotencyKey{"client-a", 7, static_cast<uint32_t>(i)}));
     if (i == 2) {
-      EXPECT_EQ(r.destination, Destination::kDeadLetter);
+      EXPECT_EQ(r.topic, "metrics-dead-letter");
       EXPECT_EQ(Header(r, events::kHeaderContentType), std::string(events::kContentTypeDeadLetter));
       v1::DeadLetter dead;
       ASSERT_TRUE(dead.ParseFromString(r.value));
@@ -51,7 +51,7 @@ TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLette
       ASSERT_TRUE(back.ParseFromString(dead.original()));
       EXPECT_EQ(back.event_id(), "ev-2");
     } else {
-      EXPECT_EQ(r.destination, Destination::kEvents);
+      EXPECT_EQ(r.topic, "metrics-events");
       v1::MetricEvent back;
       ASSERT_TRUE(back.ParseFromString(r.value));
       EXPECT_EQ(back.event_id(), original.events(i).event_id());
@@ -69,9 +69,9 @@ TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLette
 TEST(BatchPreparerTest, DeadLetterWithoutSeriesPartsHasEmptyKey) {
   v1::MetricBatch batch = Batch(kNow, 1, 1);
   batch.mutable_events(0)->clear_service_id();
-  PreparedBatch p = PrepareBatch(batch, ValidationLimits{}, kNow);
+  PreparedBatch p = PrepareBatch(batch, events::ValidationLimits{}, IngestTopics{}, kNow);
   ASSERT_EQ(p.records.size(), 1u);
-  EXPECT_EQ(p.records[0].destination, Destination::kDeadLetter);
+  EXPECT_EQ(p.records[0].topic, "metrics-dead-letter");
   EXPECT_EQ(p.records[0].key, "");
 }
 

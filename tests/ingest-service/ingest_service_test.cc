@@ -1,5 +1,5 @@
 // IngestService end to end in-process: a real gRPC server with the callback reactors, in front of
-// FakeEventSink, whose deliveries the tests complete by hand (a slow, failing or stalled Kafka).
+// FakeRecordSink, whose deliveries the tests complete by hand (a slow, failing or stalled Kafka).
 #include "ingest-service/ingest_service.h"
 
 #include <future>
@@ -8,8 +8,8 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "ingest-service/fake_event_sink.h"
 #include "lib/common/clock.h"
+#include "lib/kafka/fake_record_sink.h"
 #include "tests/ingest-service/test_events.h"
 #include "tests/ingest-service/test_server.h"
 #include "tests/support/stack.h"
@@ -61,7 +61,7 @@ class IngestServiceTest : public ::testing::Test {
   absl::Time Now() const { return clock_.Now(); }
 
   FakeClock clock_;
-  FakeEventSink sink_;
+  kafka::FakeRecordSink sink_;
   IngestMetrics metrics_;
   std::unique_ptr<ByteBudget> budget_;
   IngestDeps deps_;

@@ -38,8 +38,8 @@ TEST(AggregationBinaryTest, KnownDataSetGivesExactWindowsAndResendsCountOnce) {
   AggregationDataSet data(60000, 40, absl::Minutes(10), /*resend_every=*/7);
   ASSERT_TRUE(data.Produce(events.name(), /*prefix_junk=*/3).ok());
 
-  AggregatorProcess aggregator(events.name(), Group(data),
-                               {"--dead_letter_topic=" + dead.name(), "--idle_after=1s"});
+  AggregatorChild aggregator(events.name(), Group(data),
+                             {"--dead_letter_topic=" + dead.name(), "--idle_after=1s"});
   ASSERT_TRUE(AllFinal(data)) << data.FinalRows() << " of " << data.ExpectedWindows()
                               << " windows final";
   EXPECT_THAT(data.Verify(), IsEmpty());
@@ -69,12 +69,12 @@ TEST(AggregationBinaryTest, SigkillAtFiveMomentsChangesNoFinalNumber) {
   for (int k = 0; k < 5; ++k) {
     std::uniform_int_distribution<int64_t> at(data.records() * k / 6, data.records() * (k + 1) / 6);
     const int64_t threshold = at(rng);
-    AggregatorProcess aggregator(events.name(), Group(data), kFlags);
+    AggregatorChild aggregator(events.name(), Group(data), kFlags);
     ASSERT_TRUE(PollUntil(kDeadline, [&] { return CommittedRecords(Group(data)) >= threshold; }))
         << "no progress past " << threshold;
     EXPECT_EQ(aggregator.Stop(SIGKILL), 128 + SIGKILL);
   }
-  AggregatorProcess aggregator(events.name(), Group(data), kFlags);
+  AggregatorChild aggregator(events.name(), Group(data), kFlags);
   ASSERT_TRUE(AllFinal(data)) << data.FinalRows() << " of " << data.ExpectedWindows();
   EXPECT_THAT(data.Verify(), IsEmpty());
   EXPECT_EQ(CommittedRecords(Group(data)), data.records());
@@ -86,8 +86,8 @@ TEST(AggregationBinaryTest, TwoInstancesShareThePartitionsAndOneIsKilled) {
   ASSERT_TRUE(events.ok());
   AggregationDataSet data(200000, 40, absl::Minutes(10), /*resend_every=*/5);
   ASSERT_TRUE(data.Produce(events.name()).ok());
-  AggregatorProcess first(events.name(), Group(data), kFlags);
-  AggregatorProcess second(events.name(), Group(data), kFlags);
+  AggregatorChild first(events.name(), Group(data), kFlags);
+  AggregatorChild second(events.name(), Group(data), kFlags);
   ASSERT_TRUE(
       PollUntil(kDeadline, [&] { return CommittedRecords(Group(data)) >= data.records() / 5; }));
   EXPECT_EQ(first.Stop(SIGKILL), 128 + SIGKILL);
@@ -97,12 +97,12 @@ TEST(AggregationBinaryTest, TwoInstancesShareThePartitionsAndOneIsKilled) {
   EXPECT_EQ(second.Stop(SIGTERM), 0);
 }
 
-TEST(AggregationBinaryTest, PostgresRestartMidRunChangesNoFinalNumber) {
+TEST(AggregationBinaryFaultTest, PostgresRestartMidRunChangesNoFinalNumber) {
   ScopedTopic events("it-agg-pg", 6);
   ASSERT_TRUE(events.ok());
   AggregationDataSet data(200000, 40, absl::Minutes(10), /*resend_every=*/5);
   ASSERT_TRUE(data.Produce(events.name()).ok());
-  AggregatorProcess aggregator(events.name(), Group(data), kFlags);
+  AggregatorChild aggregator(events.name(), Group(data), kFlags);
   ASSERT_TRUE(
       PollUntil(kDeadline, [&] { return CommittedRecords(Group(data)) >= data.records() / 5; }));
   ASSERT_TRUE(PostgresControl("restart").ok());

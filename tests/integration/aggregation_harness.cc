@@ -1,4 +1,4 @@
-// AggregationDataSet, AggregatorProcess: see the header.
+// AggregationDataSet, AggregatorChild: see the header.
 #include "tests/integration/aggregation_harness.h"
 
 #include <libpq-fe.h>
@@ -11,7 +11,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "aggregation-service/window_math.h"
+#include "aggregation-service/engine/window_math.h"
 #include "lib/events/idempotency_key.h"
 #include "lib/events/series_key.h"
 #include "lib/kafka/kafka_config.h"
@@ -218,8 +218,8 @@ std::vector<std::string> AggregationDataSet::Verify() const {
   return diffs;
 }
 
-AggregatorProcess::AggregatorProcess(const std::string& events_topic, const std::string& group,
-                                     const std::vector<std::string>& extra_flags)
+AggregatorChild::AggregatorChild(const std::string& events_topic, const std::string& group,
+                                 const std::vector<std::string>& extra_flags)
     : query_address_(absl::StrCat("127.0.0.1:", FreePort())),
       metrics_address_(absl::StrCat("127.0.0.1:", FreePort())) {
   std::vector<std::string> args = {STREAMMETRICS_AGGREGATION_BIN,
@@ -234,11 +234,11 @@ AggregatorProcess::AggregatorProcess(const std::string& events_topic, const std:
   pid_ = Spawn(args);
 }
 
-AggregatorProcess::~AggregatorProcess() {
+AggregatorChild::~AggregatorChild() {
   if (pid_ > 0) Stop(SIGKILL);
 }
 
-int AggregatorProcess::Stop(int signal) {
+int AggregatorChild::Stop(int signal) {
   if (pid_ <= 0) return -1;
   const int code = StopChild(pid_, signal);
   pid_ = -1;

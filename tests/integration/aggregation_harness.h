@@ -65,12 +65,12 @@ class AggregationDataSet {
 };
 
 // The aggregation binary as a child process.
-class AggregatorProcess {
+class AggregatorChild {
  public:
   // Starts the binary reading `events_topic` in consumer group `group`, with extra flags.
-  AggregatorProcess(const std::string& events_topic, const std::string& group,
-                    const std::vector<std::string>& extra_flags = {});
-  ~AggregatorProcess();
+  AggregatorChild(const std::string& events_topic, const std::string& group,
+                  const std::vector<std::string>& extra_flags = {});
+  ~AggregatorChild();
   // Sends `signal` and waits for the exit; returns the exit code (or 128 + signal).
   int Stop(int signal);
   bool running() const { return pid_ > 0; }

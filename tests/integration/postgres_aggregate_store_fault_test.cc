@@ -23,6 +23,8 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 using PostgresAggregateStoreTest = ::streammetrics::aggregation::testing::PostgresStoreFixture;
+// Stops the shared server: runs alone (tests/CMakeLists.txt).
+using PostgresAggregateStoreFaultTest = PostgresAggregateStoreTest;
 
 TEST_F(PostgresAggregateStoreTest, BadConfigAndUnreachableServerAreReported) {
   PostgresStoreConfig config;
@@ -127,7 +129,7 @@ TEST_F(PostgresAggregateStoreTest, StatementTimeoutIsUnavailableAndTheStoreCarri
   EXPECT_EQ(StorePids(), pids);
 }
 
-TEST_F(PostgresAggregateStoreTest, SurvivesAPostgresRestart) {
+TEST_F(PostgresAggregateStoreFaultTest, SurvivesAPostgresRestart) {
   ASSERT_TRUE(store_->ClaimPartition(P(0)).ok());
   PartitionCheckpoint cp = Progress(P(0), 1, 10);
   cp.delta.windows = {Window({.metric = "before"})};

@@ -1,7 +1,7 @@
 // PostgresAggregateStore against the local stack's PostgreSQL: owner epochs and fencing, atomic
 // checkpoints, exact round trips of windows, the claim's window filter, dedup chunks, the outbox,
 // data errors. Failures of the database itself are in postgres_aggregate_store_fault_test.cc.
-#include "aggregation-service/postgres_aggregate_store.h"
+#include "aggregation-service/store/postgres_aggregate_store.h"
 
 #include <map>
 #include <string>
@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/aggregation-service/store/aggregate_store_contract.h"
 #include "tests/integration/postgres_store_fixture.h"
 
 namespace streammetrics::aggregation {
@@ -367,4 +368,12 @@ TEST_F(PostgresAggregateStoreTest, CorruptStoredSketchIsDataLossAndLeavesTheEpoc
 }
 
 }  // namespace
+
+namespace testing {
+
+// The AggregateStore contract, which FakeAggregateStore passes too.
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, AggregateStoreContract,
+                               ::testing::Types<PostgresStoreEnv>);
+
+}  // namespace testing
 }  // namespace streammetrics::aggregation

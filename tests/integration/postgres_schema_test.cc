@@ -1,4 +1,4 @@
-// Proves the local PostgreSQL runs with the schema BRIEF §4 describes: the seed's
+// Proves the local PostgreSQL runs with the schema docs/contract.md §4 describes: the seed's
 // metrics.metric_aggregates table with its columns and three indexes (GIN on tags included), the
 // exactly-once additions (unique window key, sketch, is_final, revision, source_partition), and
 // the checkpoint tables beside it (consumer offsets with owner epochs, dedup chunks, outbox), all

@@ -15,18 +15,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "aggregation-service/postgres_aggregate_store.h"
+#include "aggregation-service/store/postgres_aggregate_store.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "tests/aggregation-service/store_test_windows.h"
+#include "tests/aggregation-service/store/store_test_windows.h"
+#include "tests/support/proto_matchers.h"
 #include "tests/support/stack.h"
 
 namespace streammetrics::aggregation::testing {
 
-MATCHER_P(EqualsProto, expected, "") {
-  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
-}
+using ::streammetrics::testing::EqualsProto;
 
 struct PgConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -40,6 +38,61 @@ inline std::vector<std::string> Values(const std::vector<OutboxRecord>& records)
   for (const OutboxRecord& r : records) values.push_back(r.value);
   return values;
 }
+
+// Deletes what a test wrote: windows and series of services starting with `service_prefix`,
+// progress, dedup keys and outbox of `group`.
+inline void DeleteTestRows(PGconn* conn, const std::string& group,
+                           const std::string& service_prefix) {
+  const auto run = [conn](const std::string& sql, const std::string& param) {
+    const char* values[] = {param.c_str()};
+    std::unique_ptr<PGresult, PgResultDeleter> r(
+        PQexecParams(conn, sql.c_str(), 1, nullptr, values, nullptr, nullptr, 0));
+    EXPECT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQerrorMessage(conn) << sql;
+  };
+  run("DELETE FROM metrics.metric_aggregates WHERE service_id LIKE $1 || '%'", service_prefix);
+  run("DELETE FROM metrics.series WHERE service_id LIKE $1 || '%'", service_prefix);
+  for (const char* table : {"consumer_offsets", "dedup_keys", "outbox"}) {
+    run(absl::StrCat("DELETE FROM metrics.", table, " WHERE consumer_group = $1"), group);
+  }
+}
+
+// A PostgresAggregateStore of its own consumer group, for the AggregateStore contract
+// (tests/aggregation-service/store/aggregate_store_contract.h); deletes what it wrote when
+// destroyed.
+class PostgresStoreEnv {
+ public:
+  PostgresStoreEnv() {
+    std::mt19937_64 random(std::random_device{}());
+    const std::string tag = absl::StrCat(absl::Hex(random(), absl::kZeroPad16));
+    group_ = "store-contract-" + tag;
+    service_ = "it-contract-" + tag;
+    conn_.reset(PQconnectdb(streammetrics::testing::PostgresUrl().c_str()));
+    EXPECT_EQ(PQstatus(conn_.get()), CONNECTION_OK) << PQerrorMessage(conn_.get());
+    PostgresStoreConfig config;
+    config.conninfo = streammetrics::testing::PostgresUrl();
+    config.consumer_group = group_;
+    absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> store =
+        PostgresAggregateStore::Create(config);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (store.ok()) store_ = *std::move(store);
+  }
+  ~PostgresStoreEnv() {
+    store_.reset();
+    if (PQstatus(conn_.get()) == CONNECTION_OK) DeleteTestRows(conn_.get(), group_, service_);
+  }
+
+  AggregateStore* store() { return store_.get(); }
+  v1::WindowAggregate Window(WindowSpec spec) {
+    spec.service = service_ + spec.service;
+    return MakeWindow(spec);
+  }
+
+ private:
+  std::string group_;
+  std::string service_;
+  std::unique_ptr<PGconn, PgConnDeleter> conn_;
+  std::unique_ptr<PostgresAggregateStore> store_;
+};
 
 class PostgresStoreFixture : public ::testing::Test {
  protected:
@@ -59,11 +112,7 @@ class PostgresStoreFixture : public ::testing::Test {
 
   void TearDown() override {
     if (inspect_ == nullptr || PQstatus(inspect_.get()) != CONNECTION_OK) return;
-    Rows("DELETE FROM metrics.metric_aggregates WHERE service_id LIKE $1 || '%'", {service_});
-    Rows("DELETE FROM metrics.series WHERE service_id LIKE $1 || '%'", {service_});
-    for (const char* table : {"consumer_offsets", "dedup_keys", "outbox"}) {
-      Rows(absl::StrCat("DELETE FROM metrics.", table, " WHERE consumer_group = $1"), {group_});
-    }
+    DeleteTestRows(inspect_.get(), group_, service_);
   }
 
   std::unique_ptr<PostgresAggregateStore> NewStore(

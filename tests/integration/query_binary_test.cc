@@ -17,7 +17,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "aggregation-service/window_math.h"
+#include "aggregation-service/engine/window_math.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -59,7 +59,7 @@ class QueryBinaryTest : public ::testing::Test {
     }
     std::vector<std::string> all = flags;
     if (all.empty()) all.push_back("--idle_after=1s");
-    aggregator_ = std::make_unique<AggregatorProcess>(
+    aggregator_ = std::make_unique<AggregatorChild>(
         events_->name(),
         absl::StrCat("group-query-", getpid(), "-", absl::ToUnixMicros(absl::Now())), all);
     channel_ =
@@ -132,7 +132,7 @@ class QueryBinaryTest : public ::testing::Test {
   }
 
   std::unique_ptr<ScopedTopic> events_;
-  std::unique_ptr<AggregatorProcess> aggregator_;
+  std::unique_ptr<AggregatorChild> aggregator_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::QueryService::Stub> stub_;
 };
@@ -334,7 +334,10 @@ TEST_F(QueryBinaryTest, AWatcherThatDoesNotReadIsCutOffAndTheOthersAreNot) {
   EXPECT_TRUE(PollUntil(absl::Seconds(30), [&] { return fast.received() == sent + 1; }));
 }
 
-TEST_F(QueryBinaryTest, WithRedisStoppedEveryRpcAnswersFromPostgresAndTheCacheRefillsAfter) {
+// Tests that stop, kill or restart a shared server: run alone (tests/CMakeLists.txt).
+class QueryBinaryFaultTest : public QueryBinaryTest {};
+
+TEST_F(QueryBinaryFaultTest, WithRedisStoppedEveryRpcAnswersFromPostgresAndTheCacheRefillsAfter) {
   AggregationDataSet data(4000, 8, absl::Minutes(5), /*resend_every=*/0);
   ASSERT_NO_FATAL_FAILURE(
       Start({}, [&](const std::string& topic) { ASSERT_TRUE(data.Produce(topic).ok()); }));

@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "aggregation-service/engine/window_math.h"
 #include "aggregation-service/query/postgres_aggregate_reader.h"
 #include "aggregation-service/query/query_handler.h"
-#include "aggregation-service/window_math.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/aggregation-service/query/query_test_util.h"

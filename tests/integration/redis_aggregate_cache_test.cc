@@ -1,14 +1,12 @@
 // RedisAggregateCache against the local Redis: round trips (binary series keys, no sketch), the
 // forward-only rule (across calls and within one pipelined batch), latest vs final keys, the TTL,
-// a pipelined batch of 10,000 windows, DataLoss on bad bytes, the NOSCRIPT fallback, concurrent
-// callers beyond the pool, and the circuit breaker across a Redis stop and start (timed with a
-// FakeClock). Keys carry a prefix unique to the run; each test deletes its keys.
+// a pipelined batch of 10,000 windows, DataLoss on bad bytes, concurrent
+// callers beyond the pool, refused configurations, and the AggregateCache contract. Keys carry a
+// prefix unique to the run; each test deletes its keys. The tests that stop, restart or flush the
+// shared Redis (breaker, NOSCRIPT fallback): redis_aggregate_cache_fault_test.cc.
 #include "aggregation-service/query/redis_aggregate_cache.h"
 
-#include <hiredis/hiredis.h>
-
 #include <atomic>
-#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,9 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "tests/aggregation-service/store_test_windows.h"
+#include "tests/aggregation-service/query/aggregate_cache_contract.h"
+#include "tests/integration/redis_cache_fixture.h"
+#include "tests/support/proto_matchers.h"
 #include "tests/support/stack.h"
 
 namespace streammetrics::aggregation {
@@ -27,130 +26,14 @@ namespace {
 
 using ::streammetrics::aggregation::testing::kT0;
 using ::streammetrics::aggregation::testing::MakeWindow;
+using ::streammetrics::aggregation::testing::RedisAggregateCacheTest;
+using ::streammetrics::aggregation::testing::Reply;
+using ::streammetrics::aggregation::testing::Window;
 using ::streammetrics::aggregation::testing::WindowSpec;
+using ::streammetrics::aggregation::testing::WithoutSketch;
+using ::streammetrics::testing::EqualsProto;
 using ::testing::HasSubstr;
 using ::testing::Optional;
-
-MATCHER_P(EqualsProto, expected, "") {
-  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
-}
-
-v1::WindowAggregate Window(const std::string& service, absl::Time start, uint64_t revision,
-                           bool is_final = false, v1::WindowSize size = v1::WINDOW_SIZE_1M) {
-  return MakeWindow(WindowSpec{.service = service,
-                               .size = size,
-                               .start = start,
-                               .is_final = is_final,
-                               .revision = revision});
-}
-
-v1::WindowAggregate WithoutSketch(v1::WindowAggregate w) {
-  w.clear_sketch();
-  return w;
-}
-
-struct ContextDeleter {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-class RedisAggregateCacheTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    prefix_ = absl::StrCat("it:cache:", absl::ToUnixNanos(absl::Now()), ":");
-    config_.host = streammetrics::testing::RedisHost();
-    config_.port = streammetrics::testing::RedisPort();
-    config_.key_prefix = prefix_;
-    config_.entry_ttl = absl::Hours(1);
-    // Generous for a loaded test machine; the breaker tests do not depend on it.
-    config_.command_timeout = absl::Seconds(5);
-    Connect();
-  }
-
-  void TearDown() override {
-    if (stopped_redis_) {
-      ASSERT_TRUE(streammetrics::testing::RedisControl("start").ok());
-    }
-    Connect();
-    // Deletes this test's keys.
-    std::string cursor = "0";
-    do {
-      Reply r = Command({"SCAN", cursor, "MATCH", prefix_ + "*", "COUNT", "1000"});
-      ASSERT_NE(r, nullptr);
-      ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
-      cursor.assign(r->element[0]->str, r->element[0]->len);
-      for (size_t i = 0; i < r->element[1]->elements; ++i) {
-        const redisReply* key = r->element[1]->element[i];
-        Command({"DEL", std::string(key->str, key->len)});
-      }
-    } while (cursor != "0");
-  }
-
-  void Connect() {
-    ctx_.reset(redisConnectWithTimeout(config_.host.c_str(), config_.port, timeval{5, 0}));
-    ASSERT_NE(ctx_, nullptr);
-    ASSERT_EQ(ctx_->err, 0) << ctx_->errstr;
-  }
-
-  // A command on the test's own connection, arguments binary-safe.
-  Reply Command(const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const std::string& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    return Reply(static_cast<redisReply*>(
-        redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv.data(), lens.data())));
-  }
-
-  std::unique_ptr<RedisAggregateCache> MakeCache(const Clock* clock = RealClock::Get()) {
-    absl::StatusOr<std::unique_ptr<RedisAggregateCache>> cache =
-        RedisAggregateCache::Create(config_, clock);
-    EXPECT_TRUE(cache.ok()) << cache.status();
-    return cache.ok() ? *std::move(cache) : nullptr;
-  }
-
-  // Calls of EVAL Redis counted since it started (INFO commandstats).
-  int64_t EvalCalls() {
-    Reply info = Command({"INFO", "commandstats"});
-    EXPECT_EQ(info->type, REDIS_REPLY_STRING);
-    const std::string text(info->str, info->len);
-    const std::string tag = "cmdstat_eval:calls=";
-    const size_t at = text.find(tag);
-    return at == std::string::npos ? 0 : std::stoll(text.substr(at + tag.size()));
-  }
-
-  // GetLatest, failing the test (not crashing it) when the call fails.
-  std::optional<v1::WindowAggregate> Get(RedisAggregateCache& cache, const std::string& series_key,
-                                         v1::WindowSize size, bool final_only) {
-    absl::StatusOr<std::optional<v1::WindowAggregate>> got =
-        cache.GetLatest(series_key, size, final_only);
-    EXPECT_TRUE(got.ok()) << got.status();
-    return got.ok() ? *got : std::nullopt;
-  }
-
-  void StopRedis() {
-    stopped_redis_ = true;
-    ASSERT_TRUE(streammetrics::testing::RedisControl("stop").ok());
-  }
-  void StartRedis() {
-    ASSERT_TRUE(streammetrics::testing::RedisControl("start").ok());
-    stopped_redis_ = false;
-  }
-
-  std::string Key(const std::string& kind, const std::string& size, const std::string& series_key) {
-    return absl::StrCat(prefix_, kind, ":", size, ":", series_key);
-  }
-
-  std::string prefix_;
-  RedisCacheConfig config_;
-  std::unique_ptr<redisContext, ContextDeleter> ctx_;
-  bool stopped_redis_ = false;
-};
 
 TEST_F(RedisAggregateCacheTest, RoundTripStoresTheWindowWithoutItsSketch) {
   auto cache = MakeCache();
@@ -335,31 +218,10 @@ TEST_F(RedisAggregateCacheTest, WindowWithoutSeriesKeyOrSizeIsRefusedAndNothingI
   EXPECT_EQ(Get(*cache, good.series_key(), v1::WINDOW_SIZE_1M, false), std::nullopt);
 }
 
-TEST_F(RedisAggregateCacheTest, FlushedScriptIsSentAgain) {
-  auto cache = MakeCache();
-  ASSERT_NE(cache, nullptr);
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, 1)}).ok());
-  EXPECT_EQ(cache->script_reloads(), 0u);
-  ASSERT_EQ(Command({"SCRIPT", "FLUSH"})->type, REDIS_REPLY_STATUS);
-
-  // A batch: the first window goes by EVAL, the rest find the script by SHA again.
-  std::vector<v1::WindowAggregate> batch = {Window("svc", kT0, 2)};
-  for (int i = 0; i < 100; ++i) batch.push_back(Window(absl::StrCat("svc", i), kT0, 1));
-  const int64_t evals_before = EvalCalls();
-  ASSERT_TRUE(cache->PutLatest(batch).ok());
-  EXPECT_EQ(cache->script_reloads(), 1u);
-  EXPECT_EQ(EvalCalls() - evals_before, 1);
-  for (const v1::WindowAggregate& w : batch) {
-    EXPECT_THAT(Get(*cache, w.series_key(), v1::WINDOW_SIZE_1M, false),
-                Optional(EqualsProto(WithoutSketch(w))));
-  }
-  // EVAL put the script back: the next call finds it by SHA.
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, 3)}).ok());
-  EXPECT_EQ(cache->script_reloads(), 1u);
-}
+// Tests that stop, kill or restart a shared server: run alone (tests/CMakeLists.txt).
 
 TEST_F(RedisAggregateCacheTest, ConcurrentCallersBeyondThePool) {
-  config_.max_connections = 2;
+  config_.pool.max_connections = 2;
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
   std::atomic<int> failures{0};
@@ -380,111 +242,18 @@ TEST_F(RedisAggregateCacheTest, ConcurrentCallersBeyondThePool) {
   EXPECT_TRUE(cache->available());
 }
 
-TEST_F(RedisAggregateCacheTest, BreakerFailsFastWhileRedisIsDownAndRecoversAfterRetryAfter) {
-  FakeClock clock;
-  config_.retry_after = absl::Seconds(1);
-  auto cache = MakeCache(&clock);
-  ASSERT_NE(cache, nullptr);
-  const v1::WindowAggregate w = Window("svc", kT0, 1);
-  ASSERT_TRUE(cache->PutLatest({w}).ok());  // a pooled connection exists now
-
-  StopRedis();
-  absl::Status status = cache->PutLatest({Window("svc", kT0, 2)});
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
-  EXPECT_FALSE(cache->available());
-
-  // Open: no attempt reaches the network, however often it is asked.
-  const absl::Time start = absl::Now();
-  for (int i = 0; i < 1000; ++i) {
-    status = cache->PutLatest({Window("svc", kT0, 2)});
-    ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable);
-  }
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
-  EXPECT_THAT(status.message(), HasSubstr("unreachable since"));
-  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat(config_.host, ":", config_.port)));
-  EXPECT_EQ(cache->GetLatest(w.series_key(), v1::WINDOW_SIZE_1M, false).status().code(),
-            absl::StatusCode::kUnavailable);
-
-  // Redis is back, but the breaker waits for retry_after on its clock before trying.
-  StartRedis();
-  status = cache->PutLatest({Window("svc", kT0, 2)});
-  EXPECT_THAT(status.message(), HasSubstr("unreachable since"));
-  EXPECT_FALSE(cache->available());
-
-  clock.Advance(absl::Seconds(1));
-  const v1::WindowAggregate newer = Window("svc", kT0, 2);
-  status = cache->PutLatest({newer});
-  ASSERT_TRUE(status.ok()) << status;
-  EXPECT_TRUE(cache->available());
-  // Redis restarted without the script: the call fell back to EVAL.
-  EXPECT_EQ(cache->script_reloads(), 1u);
-  EXPECT_THAT(Get(*cache, w.series_key(), v1::WINDOW_SIZE_1M, false),
-              Optional(EqualsProto(WithoutSketch(newer))));
-}
-
-TEST_F(RedisAggregateCacheTest, FailedProbeKeepsTheBreakerOpenForAnotherRetryAfter) {
-  FakeClock clock;
-  config_.retry_after = absl::Seconds(1);
-  auto cache = MakeCache(&clock);
-  ASSERT_NE(cache, nullptr);
-  StopRedis();
-  EXPECT_EQ(cache->GetLatest("s", v1::WINDOW_SIZE_1M, false).status().code(),
-            absl::StatusCode::kUnavailable);
-  clock.Advance(absl::Seconds(1));
-  // The probe fails (Redis still down) and reopens the breaker from now.
-  EXPECT_EQ(cache->GetLatest("s", v1::WINDOW_SIZE_1M, false).status().code(),
-            absl::StatusCode::kUnavailable);
-  StartRedis();
-  clock.Advance(absl::Milliseconds(999));
-  EXPECT_THAT(cache->GetLatest("s", v1::WINDOW_SIZE_1M, false).status().message(),
-              HasSubstr("unreachable since"));
-  clock.Advance(absl::Milliseconds(1));
-  EXPECT_TRUE(cache->GetLatest("s", v1::WINDOW_SIZE_1M, false).ok());
-  EXPECT_TRUE(cache->available());
-}
-
-TEST_F(RedisAggregateCacheTest, IdleConnectionsClosedByARestartAreReplacedWithoutAFailure) {
-  auto cache = MakeCache();
-  ASSERT_NE(cache, nullptr);
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, 1)}).ok());
-  ASSERT_TRUE(streammetrics::testing::RedisControl("restart").ok());
-  const absl::Status status = cache->PutLatest({Window("svc", kT0, 2)});
-  EXPECT_TRUE(status.ok()) << status;
-  EXPECT_TRUE(cache->available());
-}
-
-TEST_F(RedisAggregateCacheTest, CreateSucceedsWithRedisDown) {
-  FakeClock clock;
-  StopRedis();
-  absl::StatusOr<std::unique_ptr<RedisAggregateCache>> cache =
-      RedisAggregateCache::Create(config_, &clock);
-  ASSERT_TRUE(cache.ok()) << cache.status();
-  EXPECT_FALSE((*cache)->available());
-  EXPECT_EQ((*cache)->GetLatest("s", v1::WINDOW_SIZE_1M, false).status().code(),
-            absl::StatusCode::kUnavailable);
-
-  StartRedis();
-  clock.Advance(config_.retry_after);
-  const v1::WindowAggregate w = Window("svc", kT0, 1);
-  const absl::Status status = (*cache)->PutLatest({w});
-  ASSERT_TRUE(status.ok()) << status;
-  EXPECT_TRUE((*cache)->available());
-  EXPECT_THAT(Get(**cache, w.series_key(), v1::WINDOW_SIZE_1M, false),
-              Optional(EqualsProto(WithoutSketch(w))));
-}
-
 TEST_F(RedisAggregateCacheTest, CreateRefusesABadConfig) {
   RedisCacheConfig bad = config_;
-  bad.port = 0;
+  bad.pool.port = 0;
   EXPECT_EQ(RedisAggregateCache::Create(bad).status().code(), absl::StatusCode::kInvalidArgument);
   bad = config_;
-  bad.host.clear();
+  bad.pool.host.clear();
   EXPECT_EQ(RedisAggregateCache::Create(bad).status().code(), absl::StatusCode::kInvalidArgument);
   bad = config_;
-  bad.command_timeout = absl::ZeroDuration();
+  bad.pool.command_timeout = absl::ZeroDuration();
   EXPECT_EQ(RedisAggregateCache::Create(bad).status().code(), absl::StatusCode::kInvalidArgument);
   bad = config_;
-  bad.max_connections = 0;
+  bad.pool.max_connections = 0;
   EXPECT_EQ(RedisAggregateCache::Create(bad).status().code(), absl::StatusCode::kInvalidArgument);
   bad = config_;
   bad.entry_ttl = absl::Microseconds(10);
@@ -492,4 +261,27 @@ TEST_F(RedisAggregateCacheTest, CreateRefusesABadConfig) {
 }
 
 }  // namespace
+
+namespace testing {
+
+// The AggregateCache contract, which FakeAggregateCache passes too. Each cache gets a key prefix
+// of its own on the shared Redis; the suite's TearDown clears it.
+struct RedisCacheFactory {
+  static std::unique_ptr<AggregateCache> Make() {
+    static std::atomic<int> next{0};
+    RedisCacheConfig config;
+    config.pool.host = streammetrics::testing::RedisHost();
+    config.pool.port = streammetrics::testing::RedisPort();
+    config.key_prefix =
+        absl::StrCat("it:contract:", absl::ToUnixNanos(absl::Now()), ":", next.fetch_add(1), ":");
+    config.pool.command_timeout = absl::Seconds(5);
+    absl::StatusOr<std::unique_ptr<RedisAggregateCache>> cache =
+        RedisAggregateCache::Create(config);
+    EXPECT_TRUE(cache.ok()) << cache.status();
+    return cache.ok() ? *std::move(cache) : nullptr;
+  }
+};
+INSTANTIATE_TYPED_TEST_SUITE_P(Redis, AggregateCacheContract, ::testing::Types<RedisCacheFactory>);
+
+}  // namespace testing
 }  // namespace streammetrics::aggregation

@@ -1,5 +1,5 @@
-// Guards the public contract (BRIEF §4) against accidental renumbering or renaming: generated
-// clients in other languages depend on these numbers and names.
+// Guards the public contract (docs/contract.md §4) against accidental renumbering or renaming:
+// generated clients in other languages depend on these numbers and names.
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"

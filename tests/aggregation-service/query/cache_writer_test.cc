@@ -1,7 +1,8 @@
 // CacheWriter: offered windows reach the cache off the caller's thread, only the newest per
 // (series, size, latest|final) is kept while waiting, a failed write is retried and catches up
 // with what was offered meanwhile, and Stop makes one last attempt without waiting for a backoff.
-// Steered through FakeAggregateCache (unavailable, blocked puts); waits poll with a deadline.
+// Steered through FakeAggregateCache (unavailable, blocked puts) and a FakeClock that times the
+// backoffs; waits poll with a deadline.
 #include "aggregation-service/query/cache_writer.h"
 
 #include <string>
@@ -9,9 +10,10 @@
 
 #include "aggregation-service/query/fake_aggregate_cache.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "tests/aggregation-service/store_test_windows.h"
+#include "lib/common/clock.h"
+#include "tests/aggregation-service/store/store_test_windows.h"
+#include "tests/support/proto_matchers.h"
 #include "tests/support/stack.h"
 
 namespace streammetrics::aggregation {
@@ -23,9 +25,7 @@ using ::streammetrics::aggregation::testing::WindowSpec;
 using ::streammetrics::testing::PollUntil;
 using ::testing::Optional;
 
-MATCHER_P(EqualsProto, expected, "") {
-  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
-}
+using ::streammetrics::testing::EqualsProto;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
 
@@ -40,7 +40,7 @@ v1::WindowAggregate WithoutSketch(v1::WindowAggregate w) {
   return w;
 }
 
-// Short backoffs, so retries happen within a test's time.
+// Backoffs of 5 to 20 ms on the writer's FakeClock: a test that waits for a retry advances it.
 CacheWriterOptions Fast() {
   return CacheWriterOptions{.initial_backoff = absl::Milliseconds(5),
                             .max_backoff = absl::Milliseconds(20)};
@@ -48,7 +48,8 @@ CacheWriterOptions Fast() {
 
 TEST(CacheWriterTest, OfferedWindowsReachTheCacheWithoutSketches) {
   FakeAggregateCache cache;
-  CacheWriter writer(&cache, Fast());
+  FakeClock clock;
+  CacheWriter writer(&cache, Fast(), &clock);
   const v1::WindowAggregate a = Window("a", kT0, 1);
   const v1::WindowAggregate b = Window("b", kT0, 1);
   writer.Offer({a, b});
@@ -64,7 +65,8 @@ TEST(CacheWriterTest, OfferedWindowsReachTheCacheWithoutSketches) {
 
 TEST(CacheWriterTest, OfferDoesNotWaitForAWriteInFlightAndKeepsOnlyTheNewest) {
   FakeAggregateCache cache;
-  CacheWriter writer(&cache, Fast());
+  FakeClock clock;
+  CacheWriter writer(&cache, Fast(), &clock);
   cache.BlockPuts(true);
   writer.Offer({Window("a", kT0, 1)});
   ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
@@ -86,7 +88,8 @@ TEST(CacheWriterTest, OfferDoesNotWaitForAWriteInFlightAndKeepsOnlyTheNewest) {
 
 TEST(CacheWriterTest, FinalWindowReachesTheCacheWhenANewerOpenOneFollowsIt) {
   FakeAggregateCache cache;
-  CacheWriter writer(&cache, Fast());
+  FakeClock clock;
+  CacheWriter writer(&cache, Fast(), &clock);
   cache.BlockPuts(true);
   writer.Offer({Window("warmup", kT0, 1)});
   ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
@@ -105,7 +108,8 @@ TEST(CacheWriterTest, FinalWindowReachesTheCacheWhenANewerOpenOneFollowsIt) {
 
 TEST(CacheWriterTest, FinalWindowThatIsAlsoTheNewestIsSentOnce) {
   FakeAggregateCache cache;
-  CacheWriter writer(&cache, Fast());
+  FakeClock clock;
+  CacheWriter writer(&cache, Fast(), &clock);
   const v1::WindowAggregate final_window = Window("a", kT0, 5, /*is_final=*/true);
   writer.Offer({final_window});
   ASSERT_TRUE(writer.Flush(kWait));
@@ -117,10 +121,15 @@ TEST(CacheWriterTest, FinalWindowThatIsAlsoTheNewestIsSentOnce) {
 
 TEST(CacheWriterTest, FailedWriteIsRetriedAndCatchesUpWithWhatCameMeanwhile) {
   FakeAggregateCache cache;
-  CacheWriter writer(&cache, Fast());
+  FakeClock clock;
+  CacheWriter writer(&cache, Fast(), &clock);
   cache.SetAvailable(false);
   writer.Offer({Window("a", kT0, 1), Window("b", kT0, 1)});
-  ASSERT_TRUE(PollUntil(kWait, [&] { return writer.failures() >= 2; }));  // retried
+  // Retried once the backoff has passed on the writer's clock.
+  ASSERT_TRUE(PollUntil(kWait, [&] {
+    clock.Advance(absl::Milliseconds(20));
+    return writer.failures() >= 2;
+  }));
   const v1::WindowAggregate a = Window("a", kT0, 2);
   const v1::WindowAggregate c = Window("c", kT0, 1);
   writer.Offer({a, c});
@@ -138,7 +147,8 @@ TEST(CacheWriterTest, FailedWriteIsRetriedAndCatchesUpWithWhatCameMeanwhile) {
 
 TEST(CacheWriterTest, FailedWriteMergesBackKeepingWindowsOfferedWhileItWasInFlight) {
   FakeAggregateCache cache;
-  CacheWriter writer(&cache, Fast());
+  FakeClock clock;
+  CacheWriter writer(&cache, Fast(), &clock);
   cache.BlockPuts(true);
   writer.Offer({Window("a", kT0, 1)});
   ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
@@ -158,7 +168,8 @@ TEST(CacheWriterTest, FailedWriteMergesBackKeepingWindowsOfferedWhileItWasInFlig
 
 TEST(CacheWriterTest, FlushGivesUpAtItsTimeoutWhileTheCacheIsDown) {
   FakeAggregateCache cache;
-  CacheWriter writer(&cache, Fast());
+  FakeClock clock;
+  CacheWriter writer(&cache, Fast(), &clock);
   cache.SetAvailable(false);
   writer.Offer({Window("a", kT0, 1)});
   EXPECT_FALSE(writer.Flush(absl::Milliseconds(50)));
@@ -168,8 +179,10 @@ TEST(CacheWriterTest, FlushGivesUpAtItsTimeoutWhileTheCacheIsDown) {
 TEST(CacheWriterTest, StopMakesOneLastAttemptWithoutWaitingForTheBackoff) {
   FakeAggregateCache cache;
   // A backoff no test would wait for: Stop must not.
+  FakeClock clock;
   CacheWriter writer(
-      &cache, CacheWriterOptions{.initial_backoff = absl::Hours(1), .max_backoff = absl::Hours(1)});
+      &cache, CacheWriterOptions{.initial_backoff = absl::Hours(1), .max_backoff = absl::Hours(1)},
+      &clock);
   cache.SetAvailable(false);
   const v1::WindowAggregate a = Window("a", kT0, 1);
   writer.Offer({a});
@@ -183,8 +196,10 @@ TEST(CacheWriterTest, StopMakesOneLastAttemptWithoutWaitingForTheBackoff) {
 
 TEST(CacheWriterTest, StopWithTheCacheDownLeavesWindowsPending) {
   FakeAggregateCache cache;
+  FakeClock clock;
   CacheWriter writer(
-      &cache, CacheWriterOptions{.initial_backoff = absl::Hours(1), .max_backoff = absl::Hours(1)});
+      &cache, CacheWriterOptions{.initial_backoff = absl::Hours(1), .max_backoff = absl::Hours(1)},
+      &clock);
   cache.SetAvailable(false);
   writer.Offer({Window("a", kT0, 1)});
   writer.Stop();
@@ -194,7 +209,8 @@ TEST(CacheWriterTest, StopWithTheCacheDownLeavesWindowsPending) {
 
 TEST(CacheWriterTest, SkipsWindowsTheCacheWouldRefuse) {
   FakeAggregateCache cache;
-  CacheWriter writer(&cache, Fast());
+  FakeClock clock;
+  CacheWriter writer(&cache, Fast(), &clock);
   v1::WindowAggregate no_key = Window("a", kT0, 1);
   no_key.clear_series_key();
   v1::WindowAggregate no_size = Window("b", kT0, 1);
@@ -214,7 +230,8 @@ TEST(CacheWriterTest, OverMaxPendingDropsEverythingAndClearsTheCacheBeforeTheNex
   ASSERT_TRUE(cache.PutLatest({old_a}).ok());
   CacheWriterOptions options = Fast();
   options.max_pending = 3;
-  CacheWriter writer(&cache, options);
+  FakeClock clock;
+  CacheWriter writer(&cache, options, &clock);
   cache.SetAvailable(false);
   writer.Offer({Window("a", kT0 + absl::Minutes(1), 1), Window("b", kT0, 1), Window("c", kT0, 1),
                 Window("d", kT0, 1)});
@@ -236,11 +253,15 @@ TEST(CacheWriterTest, AClearThatFailsIsRetriedBeforeAnyWrite) {
   ASSERT_TRUE(cache.PutLatest({Window("old", kT0, 1)}).ok());
   CacheWriterOptions options = Fast();
   options.max_pending = 1;
-  CacheWriter writer(&cache, options);
+  FakeClock clock;
+  CacheWriter writer(&cache, options, &clock);
   cache.SetAvailable(false);
   writer.Offer({Window("a", kT0, 1), Window("b", kT0, 1)});
   writer.Offer({Window("c", kT0, 1)});
-  ASSERT_TRUE(PollUntil(kWait, [&] { return cache.clear_calls() >= 2; }));
+  ASSERT_TRUE(PollUntil(kWait, [&] {
+    clock.Advance(absl::Milliseconds(20));
+    return cache.clear_calls() >= 2;
+  }));
   EXPECT_EQ(cache.entries(), 1u);  // nothing written while the clear fails
   cache.SetAvailable(true);
   ASSERT_TRUE(writer.Flush(kWait));

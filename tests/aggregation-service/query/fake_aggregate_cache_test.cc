@@ -7,9 +7,10 @@
 #include <vector>
 
 #include "gmock/gmock.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "tests/aggregation-service/store_test_windows.h"
+#include "tests/aggregation-service/query/aggregate_cache_contract.h"
+#include "tests/aggregation-service/store/store_test_windows.h"
+#include "tests/support/proto_matchers.h"
 
 namespace streammetrics::aggregation {
 namespace {
@@ -19,9 +20,7 @@ using ::streammetrics::aggregation::testing::MakeWindow;
 using ::streammetrics::aggregation::testing::WindowSpec;
 using ::testing::Optional;
 
-MATCHER_P(EqualsProto, expected, "") {
-  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
-}
+using ::streammetrics::testing::EqualsProto;
 
 v1::WindowAggregate Window(absl::Time start, uint64_t revision, bool is_final = false,
                            v1::WindowSize size = v1::WINDOW_SIZE_1M) {
@@ -127,4 +126,14 @@ TEST(FakeAggregateCacheTest, BlockedPutWaitsUntilUnblocked) {
 }
 
 }  // namespace
+
+namespace testing {
+
+// The AggregateCache contract, which RedisAggregateCache passes too.
+struct FakeCacheFactory {
+  static std::unique_ptr<AggregateCache> Make() { return std::make_unique<FakeAggregateCache>(); }
+};
+INSTANTIATE_TYPED_TEST_SUITE_P(Fake, AggregateCacheContract, ::testing::Types<FakeCacheFactory>);
+
+}  // namespace testing
 }  // namespace streammetrics::aggregation

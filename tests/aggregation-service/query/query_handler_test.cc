@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "aggregation-service/engine/window_math.h"
 #include "aggregation-service/query/fake_aggregate_cache.h"
 #include "aggregation-service/query/fake_aggregate_reader.h"
-#include "aggregation-service/window_math.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/aggregation-service/query/query_test_util.h"

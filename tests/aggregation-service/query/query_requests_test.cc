@@ -6,7 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/time/time.h"
-#include "aggregation-service/window_math.h"
+#include "aggregation-service/engine/window_math.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "streammetrics/internal/page_token.pb.h"

@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include "aggregation-service/engine/window_math.h"
 #include "aggregation-service/query/fake_aggregate_cache.h"
 #include "aggregation-service/query/fake_aggregate_reader.h"
-#include "aggregation-service/window_math.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"

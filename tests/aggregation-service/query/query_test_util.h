@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "tests/aggregation-service/store_test_windows.h"
+#include "tests/aggregation-service/store/store_test_windows.h"
 
 namespace streammetrics::aggregation::testing {
 

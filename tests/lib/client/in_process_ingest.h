@@ -1,5 +1,5 @@
 // InProcessIngest: the real IngestServiceImpl served on a chosen loopback port in front of a
-// FakeEventSink (deliveries completed by hand or automatically), recording the sequence of every
+// FakeRecordSink (deliveries completed by hand or automatically), recording the sequence of every
 // batch that reached the sink — what the server "saw" — for the client library's tests.
 #ifndef STREAMMETRICS_TESTS_LIB_CLIENT_IN_PROCESS_INGEST_H_
 #define STREAMMETRICS_TESTS_LIB_CLIENT_IN_PROCESS_INGEST_H_
@@ -16,21 +16,20 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "ingest-service/byte_budget.h"
-#include "ingest-service/fake_event_sink.h"
 #include "ingest-service/ingest_metrics.h"
 #include "ingest-service/ingest_service.h"
 #include "lib/common/clock.h"
 #include "lib/events/idempotency_key.h"
+#include "lib/kafka/fake_record_sink.h"
 
 namespace streammetrics::client::testing {
 
-// Forwards to a FakeEventSink and records each batch's sequence (from its records' headers).
-class RecordingSink final : public ingest::EventSink {
+// Forwards to a FakeRecordSink and records each batch's sequence (from its records' headers).
+class RecordingSink final : public kafka::RecordSink {
  public:
-  explicit RecordingSink(ingest::FakeEventSink* inner) : inner_(inner) {}
+  explicit RecordingSink(kafka::FakeRecordSink* inner) : inner_(inner) {}
 
-  void SendBatch(std::vector<ingest::OutgoingRecord> records,
-                 ingest::BatchDeliveredCallback done) override {
+  void SendBatch(std::vector<kafka::Record> records, kafka::BatchDeliveredCallback done) override {
     uint64_t sequence = 0;
     for (const auto& [name, value] : records.front().headers) {
       if (name == events::kHeaderSequence && !absl::SimpleAtoi(value, &sequence)) sequence = 0;
@@ -49,7 +48,7 @@ class RecordingSink final : public ingest::EventSink {
   }
 
  private:
-  ingest::FakeEventSink* const inner_;
+  kafka::FakeRecordSink* const inner_;
   mutable absl::Mutex mu_;
   std::vector<uint64_t> sequences_ ABSL_GUARDED_BY(mu_);
 };
@@ -80,7 +79,7 @@ class InProcessIngest {
   }
 
   bool ok() const { return server_ != nullptr; }
-  ingest::FakeEventSink& fake() { return fake_; }
+  kafka::FakeRecordSink& fake() { return fake_; }
   std::vector<uint64_t> sequences() const { return sink_.sequences(); }
 
   // Shuts the server down: open streams are cancelled after `grace`. Blocks until every stream
@@ -92,7 +91,7 @@ class InProcessIngest {
   }
 
  private:
-  ingest::FakeEventSink fake_;
+  kafka::FakeRecordSink fake_;
   RecordingSink sink_;
   ingest::ByteBudget budget_;
   ingest::IngestMetrics metrics_;

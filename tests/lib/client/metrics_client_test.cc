@@ -1,4 +1,4 @@
-// MetricsClient against the real IngestServiceImpl served in process over a FakeEventSink:
+// MetricsClient against the real IngestServiceImpl served in process over a FakeRecordSink:
 // counting, batching, FAILED resends, rejected batches, backpressure, Flush and Close.
 #include "lib/client/metrics_client.h"
 
@@ -28,7 +28,7 @@ using testing::InProcessIngest;
 using testing::kWait;
 using testing::Options;
 
-std::string Header(const ingest::OutgoingRecord& r, absl::string_view name) {
+std::string Header(const kafka::Record& r, absl::string_view name) {
   for (const auto& [k, v] : r.headers) {
     if (k == name) return v;
   }
@@ -147,7 +147,7 @@ TEST_F(MetricsClientTest, FailedAckIsResentWithTheSameSequenceAndEvents) {
     sent.push_back(Event(i, 10 + i));
     ASSERT_TRUE(client->Send(sent.back(), kWait).ok());
   }
-  ingest::FakeEventSink& sink = server_->fake();
+  kafka::FakeRecordSink& sink = server_->fake();
   ASSERT_TRUE(sink.AwaitPending(1, kWait));
   sink.CompleteOldest([](size_t i) {
     return i == 1 ? absl::UnavailableError("Broker: Not enough in-sync replicas")

@@ -10,8 +10,8 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
-#include "ingest-service/validation.h"
 #include "lib/events/series_key.h"
+#include "lib/events/validation.h"
 
 namespace streammetrics::loadgen {
 namespace {
@@ -42,7 +42,7 @@ TEST(EventMakerTest, ValidEventsPassValidationAndCoverTheCatalog) {
   std::set<std::string> series;
   for (int i = 0; i < 5000; ++i) {
     v1::MetricEvent e = maker.Make(kNow);
-    std::optional<ingest::EventViolation> v = ingest::ValidateEvent(e, {}, kNow);
+    std::optional<events::EventViolation> v = events::ValidateEvent(e, {}, kNow);
     ASSERT_FALSE(v.has_value()) << e.ShortDebugString() << ": " << v->message;
     EXPECT_FALSE(EventMaker::IsDeliberatelyInvalid(e));
     ASSERT_TRUE(absl::StartsWith(e.event_id(), absl::StrCat("e-3-", i, "@"))) << e.event_id();
@@ -64,7 +64,7 @@ TEST(EventMakerTest, BrokenEventsFailValidationForEachIntendedReason) {
   for (int i = 0; i < 5 * kInvalidKinds; ++i) {
     v1::MetricEvent e = maker.Make(kNow);
     ASSERT_TRUE(EventMaker::IsDeliberatelyInvalid(e));
-    std::optional<ingest::EventViolation> v = ingest::ValidateEvent(e, {}, kNow);
+    std::optional<events::EventViolation> v = events::ValidateEvent(e, {}, kNow);
     ASSERT_TRUE(v.has_value()) << e.ShortDebugString();
     ++reasons[v->reason];
   }

@@ -1,4 +1,4 @@
-// LoadRunner against the real IngestServiceImpl in process (FakeEventSink behind it): every event
+// LoadRunner against the real IngestServiceImpl in process (FakeRecordSink behind it): every event
 // sent is acked into the ledger once, deliberate rejections included; Stop and bad options.
 #include "tools/loadgen/load_runner.h"
 

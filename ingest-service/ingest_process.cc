@@ -1,0 +1,127 @@
+// IngestProcess: see ingest_process.h.
+#include "ingest-service/ingest_process.h"
+
+#include <atomic>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "ingest-service/byte_budget.h"
+#include "ingest-service/ingest_metrics.h"
+#include "ingest-service/ingest_service.h"
+#include "lib/common/clock.h"
+#include "lib/common/grpc_server.h"
+#include "lib/common/log.h"
+#include "lib/common/metrics_exposer.h"
+#include "lib/kafka/kafka_record_sink.h"
+
+namespace streammetrics::ingest {
+
+inline constexpr char kServiceName[] = "streammetrics.v1.IngestService";
+
+// Members in start order: destruction runs in reverse, so a part is destroyed before what it
+// uses. Stop() does the orderly part before that.
+struct IngestProcess::Parts {
+  IngestConfig config;
+  IngestMetrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  // Set once the server runs; the sink's health hook may fire on its delivery thread before.
+  std::atomic<GrpcServer*> health{nullptr};
+  std::unique_ptr<kafka::KafkaRecordSink> sink;
+  std::unique_ptr<ByteBudget> budget;
+  std::unique_ptr<IngestServiceImpl> service;
+  std::unique_ptr<GrpcServer> server;
+};
+
+absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig config) {
+  auto p = std::make_unique<Parts>();
+  p->config = std::move(config);
+  const IngestConfig& c = p->config;
+
+  p->exposer = StartExposer(c.metrics_address);
+  if (p->exposer == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot serve /metrics on ", c.metrics_address));
+  }
+  p->exposer->RegisterCollectable(p->metrics.registry());
+
+  kafka::KafkaSinkHooks hooks;
+  hooks.on_delivery = [metrics = &p->metrics, dead_letter_topic = c.topics.dead_letter](
+                          const kafka::Record& record, absl::Duration latency, bool ok) {
+    metrics->Delivered(record.topic == dead_letter_topic, latency, ok);
+  };
+  hooks.on_health = [parts = p.get()](bool serving, const std::string& reason) {
+    parts->metrics.SetServing(serving);
+    if (GrpcServer* server = parts->health.load()) server->SetServing(serving);
+    SM_LOG(Warn, "health_changed").Kv("serving", serving).Kv("reason", reason);
+  };
+  kafka::KafkaSinkConfig sink_config = c.kafka;
+  sink_config.topics = {c.topics.events, c.topics.dead_letter};
+  absl::StatusOr<std::unique_ptr<kafka::KafkaRecordSink>> sink =
+      kafka::KafkaRecordSink::Create(std::move(sink_config), hooks);
+  if (!sink.ok()) {
+    return absl::Status(sink.status().code(), absl::StrCat("Kafka at ", c.kafka.bootstrap_servers,
+                                                           ": ", sink.status().message()));
+  }
+  p->sink = *std::move(sink);
+
+  p->budget = std::make_unique<ByteBudget>(c.process_bytes_limit);
+  IngestDeps deps;
+  deps.sink = p->sink.get();
+  deps.budget = p->budget.get();
+  deps.clock = RealClock::Get();
+  deps.metrics = &p->metrics;
+  deps.limits = c.limits;
+  deps.topics = c.topics;
+  deps.stream_bytes_limit = c.stream_bytes_limit;
+  deps.summary_rejections = c.summary_rejections;
+  p->service = std::make_unique<IngestServiceImpl>(deps);
+
+  GrpcServerOptions server_options;
+  server_options.address = c.listen_address;
+  server_options.max_receive_message_bytes = static_cast<int>(c.max_message_bytes);
+  server_options.health_services = {kServiceName};
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+      GrpcServer::Start(server_options, {p->service.get()});
+  if (!server.ok()) return server.status();
+  p->server = *std::move(server);
+  p->health.store(p->server.get());
+
+  SM_LOG(Info, "ingest_serving")
+      .Kv("grpc", c.listen_address)
+      .Kv("port", p->server->port())
+      .Kv("metrics", c.metrics_address)
+      .Kv("kafka", c.kafka.bootstrap_servers)
+      .Kv("events_topic", c.topics.events);
+  return std::unique_ptr<IngestProcess>(new IngestProcess(std::move(p)));
+}
+
+IngestProcess::IngestProcess(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+IngestProcess::~IngestProcess() { (void)Stop(); }
+
+int IngestProcess::port() const { return parts_->server->port(); }
+
+void IngestProcess::Supervise() {
+  parts_->metrics.SetQueueDepth(parts_->sink->QueueDepth());
+  parts_->metrics.SetBytesInFlight(parts_->budget->used());
+}
+
+absl::Status IngestProcess::Stop() {
+  if (stopped_) return stop_status_;
+  stopped_ = true;
+  Parts& p = *parts_;
+  // Stops accepting streams at once; open streams finish (clients half-close) until the deadline,
+  // then are cancelled. Their accepted events are still flushed below.
+  // The sink's health hook must not set SERVING again once shutdown began.
+  p.health.store(nullptr);
+  p.server->Shutdown(p.config.shutdown_grace);
+  stop_status_ = p.sink->Close(p.config.flush_timeout);
+  if (stop_status_.ok()) {
+    SM_LOG(Info, "ingest_stopped");
+  } else {
+    SM_LOG(Error, "ingest_stopped_with_unconfirmed_records").Kv("status", stop_status_.ToString());
+  }
+  return stop_status_;
+}
+
+}  // namespace streammetrics::ingest
