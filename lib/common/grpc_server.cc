@@ -19,6 +19,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
+  // No SO_REUSEPORT: a second server on a taken port must fail to start, not silently share the
+  // port's connections with the first (gRPC sets it by default on Linux).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
   if (options.max_receive_message_bytes >= 0) {

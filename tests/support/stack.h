@@ -35,7 +35,10 @@ absl::Status PostgresControl(const std::string& action);
 // Fails with Internal carrying the exit code when the script fails.
 absl::Status RedisControl(const std::string& action);
 
-// A TCP port the kernel just handed out on loopback (free unless someone grabs it in between).
+// A TCP port free on loopback right now, chosen at random below the kernel's ephemeral range:
+// tests run in parallel, and a port from that range could be handed to another process's
+// outgoing connection or port-0 server before the caller binds it. Two callers drawing the same
+// port in the same moment remain possible, but rare.
 int FreePort();
 
 // Calls `done` until it returns true or `timeout` passes, yielding briefly between calls.
