@@ -62,10 +62,7 @@ absl::StatusOr<std::unique_ptr<AggregationProcess>> AggregationProcess::Start(
   p->config = std::move(config);
   const AggregationConfig& c = p->config;
 
-  p->exposer = StartExposer(c.metrics_address);
-  if (p->exposer == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot serve /metrics on ", c.metrics_address));
-  }
+  ASSIGN_OR_RETURN(p->exposer, StartExposer(c.metrics_address));
   p->exposer->RegisterCollectable(p->metrics.registry());
 
   absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> store =

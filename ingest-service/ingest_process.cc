@@ -13,6 +13,7 @@
 #include "lib/common/grpc_server.h"
 #include "lib/common/log.h"
 #include "lib/common/metrics_exposer.h"
+#include "lib/common/status_macros.h"
 #include "lib/kafka/kafka_record_sink.h"
 
 namespace streammetrics::ingest {
@@ -38,10 +39,7 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
   p->config = std::move(config);
   const IngestConfig& c = p->config;
 
-  p->exposer = StartExposer(c.metrics_address);
-  if (p->exposer == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot serve /metrics on ", c.metrics_address));
-  }
+  ASSIGN_OR_RETURN(p->exposer, StartExposer(c.metrics_address));
   p->exposer->RegisterCollectable(p->metrics.registry());
 
   kafka::KafkaSinkHooks hooks;

@@ -3,18 +3,18 @@
 
 #include <exception>
 
-#include "lib/common/log.h"
+#include "absl/strings/str_cat.h"
 
 namespace streammetrics {
 
 // prometheus-cpp (civetweb) reports a port it cannot bind by throwing; this is the one place that
 // exception can arise, and it becomes a clear error instead of std::terminate.
-std::unique_ptr<prometheus::Exposer> StartExposer(const std::string& address) {
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartExposer(const std::string& address) {
   try {
     return std::make_unique<prometheus::Exposer>(address);
   } catch (const std::exception& e) {
-    SM_LOG(Error, "metrics_listen_failed").Kv("address", address).Kv("reason", e.what());
-    return nullptr;
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve /metrics on ", address, ": ", e.what()));
   }
 }
 

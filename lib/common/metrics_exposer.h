@@ -6,13 +6,14 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "prometheus/exposer.h"
 
 namespace streammetrics {
 
-// Serves /metrics on `address` ("host:port"). Returns null after logging metrics_listen_failed
-// with the reason when the address cannot be bound.
-std::unique_ptr<prometheus::Exposer> StartExposer(const std::string& address);
+// Serves /metrics on `address` ("host:port"). Fails with Unavailable naming the address and the
+// reason when it cannot be bound.
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartExposer(const std::string& address);
 
 }  // namespace streammetrics
 

@@ -56,25 +56,43 @@ inline void DeleteTestRows(PGconn* conn, const std::string& group,
   }
 }
 
+// 16 random hex digits, to make a test's consumer group and service names its own.
+inline std::string RandomTag(uint64_t* raw = nullptr) {
+  std::mt19937_64 random(std::random_device{}());
+  const uint64_t r = random();
+  if (raw != nullptr) *raw = r;
+  return absl::StrCat(absl::Hex(r, absl::kZeroPad16));
+}
+
+// A store of consumer group `group` on the local PostgreSQL, or null after a test failure.
+inline std::unique_ptr<PostgresAggregateStore> NewPostgresStore(
+    const std::string& group, absl::Duration statement_timeout = absl::Seconds(30)) {
+  PostgresStoreConfig config;
+  config.conninfo = streammetrics::testing::PostgresUrl();
+  config.consumer_group = group;
+  config.statement_timeout = statement_timeout;
+  absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> store =
+      PostgresAggregateStore::Create(config);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+// `spec` with its service name prefixed, so the rows it makes belong to one test.
+inline v1::WindowAggregate PrefixedWindow(const std::string& service_prefix, WindowSpec spec) {
+  spec.service = service_prefix + spec.service;
+  return MakeWindow(spec);
+}
+
 // A PostgresAggregateStore of its own consumer group, for the AggregateStore contract
 // (tests/aggregation-service/store/aggregate_store_contract.h); deletes what it wrote when
 // destroyed.
 class PostgresStoreEnv {
  public:
-  PostgresStoreEnv() {
-    std::mt19937_64 random(std::random_device{}());
-    const std::string tag = absl::StrCat(absl::Hex(random(), absl::kZeroPad16));
-    group_ = "store-contract-" + tag;
-    service_ = "it-contract-" + tag;
+  PostgresStoreEnv()
+      : tag_(RandomTag()), group_("store-contract-" + tag_), service_("it-contract-" + tag_) {
     conn_.reset(PQconnectdb(streammetrics::testing::PostgresUrl().c_str()));
     EXPECT_EQ(PQstatus(conn_.get()), CONNECTION_OK) << PQerrorMessage(conn_.get());
-    PostgresStoreConfig config;
-    config.conninfo = streammetrics::testing::PostgresUrl();
-    config.consumer_group = group_;
-    absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> store =
-        PostgresAggregateStore::Create(config);
-    EXPECT_TRUE(store.ok()) << store.status();
-    if (store.ok()) store_ = *std::move(store);
+    store_ = NewPostgresStore(group_);
   }
   ~PostgresStoreEnv() {
     store_.reset();
@@ -82,14 +100,12 @@ class PostgresStoreEnv {
   }
 
   AggregateStore* store() { return store_.get(); }
-  v1::WindowAggregate Window(WindowSpec spec) {
-    spec.service = service_ + spec.service;
-    return MakeWindow(spec);
-  }
+  v1::WindowAggregate Window(WindowSpec spec) { return PrefixedWindow(service_, std::move(spec)); }
 
  private:
-  std::string group_;
-  std::string service_;
+  const std::string tag_;
+  const std::string group_;
+  const std::string service_;
   std::unique_ptr<PGconn, PgConnDeleter> conn_;
   std::unique_ptr<PostgresAggregateStore> store_;
 };
@@ -97,9 +113,8 @@ class PostgresStoreEnv {
 class PostgresStoreFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::mt19937_64 random(std::random_device{}());
-    const uint64_t r = random();
-    const std::string tag = absl::StrCat(absl::Hex(r, absl::kZeroPad16));
+    uint64_t r = 0;
+    const std::string tag = RandomTag(&r);
     group_ = "store-test-" + tag;
     service_ = "it-store-" + tag;
     // Far above any real partition, and 1000 apart per test so tests never share one.
@@ -117,22 +132,12 @@ class PostgresStoreFixture : public ::testing::Test {
 
   std::unique_ptr<PostgresAggregateStore> NewStore(
       absl::Duration statement_timeout = absl::Seconds(30)) {
-    PostgresStoreConfig config;
-    config.conninfo = streammetrics::testing::PostgresUrl();
-    config.consumer_group = group_;
-    config.statement_timeout = statement_timeout;
-    absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> store =
-        PostgresAggregateStore::Create(config);
-    EXPECT_TRUE(store.ok()) << store.status();
-    return store.ok() ? *std::move(store) : nullptr;
+    return NewPostgresStore(group_, statement_timeout);
   }
 
   int32_t P(int i) const { return base_partition_ + i; }
 
-  v1::WindowAggregate Window(WindowSpec spec) {
-    spec.service = service_ + spec.service;
-    return MakeWindow(spec);
-  }
+  v1::WindowAggregate Window(WindowSpec spec) { return PrefixedWindow(service_, std::move(spec)); }
 
   // Runs `sql` with text parameters on the inspection connection; each row's columns joined by
   // '|', NULL as "null".

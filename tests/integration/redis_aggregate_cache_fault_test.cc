@@ -18,10 +18,10 @@
 namespace streammetrics::aggregation {
 namespace {
 
+using ::streammetrics::aggregation::testing::CacheWindow;
 using ::streammetrics::aggregation::testing::kT0;
 using ::streammetrics::aggregation::testing::MakeWindow;
 using ::streammetrics::aggregation::testing::Reply;
-using ::streammetrics::aggregation::testing::Window;
 using ::streammetrics::aggregation::testing::WindowSpec;
 using ::streammetrics::aggregation::testing::WithoutSketch;
 using ::streammetrics::testing::EqualsProto;
@@ -33,13 +33,13 @@ class RedisAggregateCacheFaultTest : public testing::RedisAggregateCacheTest {};
 TEST_F(RedisAggregateCacheFaultTest, FlushedScriptIsSentAgain) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, 1)}).ok());
+  ASSERT_TRUE(cache->PutLatest({CacheWindow("svc", kT0, 1)}).ok());
   EXPECT_EQ(cache->script_reloads(), 0u);
   ASSERT_EQ(Command({"SCRIPT", "FLUSH"})->type, REDIS_REPLY_STATUS);
 
   // A batch: the first window goes by EVAL, the rest find the script by SHA again.
-  std::vector<v1::WindowAggregate> batch = {Window("svc", kT0, 2)};
-  for (int i = 0; i < 100; ++i) batch.push_back(Window(absl::StrCat("svc", i), kT0, 1));
+  std::vector<v1::WindowAggregate> batch = {CacheWindow("svc", kT0, 2)};
+  for (int i = 0; i < 100; ++i) batch.push_back(CacheWindow(absl::StrCat("svc", i), kT0, 1));
   const int64_t evals_before = EvalCalls();
   ASSERT_TRUE(cache->PutLatest(batch).ok());
   EXPECT_EQ(cache->script_reloads(), 1u);
@@ -49,7 +49,7 @@ TEST_F(RedisAggregateCacheFaultTest, FlushedScriptIsSentAgain) {
                 Optional(EqualsProto(WithoutSketch(w))));
   }
   // EVAL put the script back: the next call finds it by SHA.
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, 3)}).ok());
+  ASSERT_TRUE(cache->PutLatest({CacheWindow("svc", kT0, 3)}).ok());
   EXPECT_EQ(cache->script_reloads(), 1u);
 }
 
@@ -58,18 +58,18 @@ TEST_F(RedisAggregateCacheFaultTest, BreakerFailsFastWhileRedisIsDownAndRecovers
   config_.pool.retry_after = absl::Seconds(1);
   auto cache = MakeCache(&clock);
   ASSERT_NE(cache, nullptr);
-  const v1::WindowAggregate w = Window("svc", kT0, 1);
+  const v1::WindowAggregate w = CacheWindow("svc", kT0, 1);
   ASSERT_TRUE(cache->PutLatest({w}).ok());  // a pooled connection exists now
 
   StopRedis();
-  absl::Status status = cache->PutLatest({Window("svc", kT0, 2)});
+  absl::Status status = cache->PutLatest({CacheWindow("svc", kT0, 2)});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_FALSE(cache->available());
 
   // Open: no attempt reaches the network, however often it is asked.
   const absl::Time start = absl::Now();
   for (int i = 0; i < 1000; ++i) {
-    status = cache->PutLatest({Window("svc", kT0, 2)});
+    status = cache->PutLatest({CacheWindow("svc", kT0, 2)});
     ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable);
   }
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
@@ -80,12 +80,12 @@ TEST_F(RedisAggregateCacheFaultTest, BreakerFailsFastWhileRedisIsDownAndRecovers
 
   // Redis is back, but the breaker waits for retry_after on its clock before trying.
   StartRedis();
-  status = cache->PutLatest({Window("svc", kT0, 2)});
+  status = cache->PutLatest({CacheWindow("svc", kT0, 2)});
   EXPECT_THAT(status.message(), HasSubstr("unreachable since"));
   EXPECT_FALSE(cache->available());
 
   clock.Advance(absl::Seconds(1));
-  const v1::WindowAggregate newer = Window("svc", kT0, 2);
+  const v1::WindowAggregate newer = CacheWindow("svc", kT0, 2);
   status = cache->PutLatest({newer});
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_TRUE(cache->available());
@@ -119,9 +119,9 @@ TEST_F(RedisAggregateCacheFaultTest, FailedProbeKeepsTheBreakerOpenForAnotherRet
 TEST_F(RedisAggregateCacheFaultTest, IdleConnectionsClosedByARestartAreReplacedWithoutAFailure) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, 1)}).ok());
+  ASSERT_TRUE(cache->PutLatest({CacheWindow("svc", kT0, 1)}).ok());
   ASSERT_TRUE(streammetrics::testing::RedisControl("restart").ok());
-  const absl::Status status = cache->PutLatest({Window("svc", kT0, 2)});
+  const absl::Status status = cache->PutLatest({CacheWindow("svc", kT0, 2)});
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_TRUE(cache->available());
 }
@@ -138,7 +138,7 @@ TEST_F(RedisAggregateCacheFaultTest, CreateSucceedsWithRedisDown) {
 
   StartRedis();
   clock.Advance(config_.pool.retry_after);
-  const v1::WindowAggregate w = Window("svc", kT0, 1);
+  const v1::WindowAggregate w = CacheWindow("svc", kT0, 1);
   const absl::Status status = (*cache)->PutLatest({w});
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_TRUE((*cache)->available());

@@ -24,11 +24,11 @@
 namespace streammetrics::aggregation {
 namespace {
 
+using ::streammetrics::aggregation::testing::CacheWindow;
 using ::streammetrics::aggregation::testing::kT0;
 using ::streammetrics::aggregation::testing::MakeWindow;
 using ::streammetrics::aggregation::testing::RedisAggregateCacheTest;
 using ::streammetrics::aggregation::testing::Reply;
-using ::streammetrics::aggregation::testing::Window;
 using ::streammetrics::aggregation::testing::WindowSpec;
 using ::streammetrics::aggregation::testing::WithoutSketch;
 using ::streammetrics::testing::EqualsProto;
@@ -39,7 +39,7 @@ TEST_F(RedisAggregateCacheTest, RoundTripStoresTheWindowWithoutItsSketch) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
   EXPECT_TRUE(cache->available());
-  const v1::WindowAggregate w = Window("svc", kT0, 3);
+  const v1::WindowAggregate w = CacheWindow("svc", kT0, 3);
   ASSERT_TRUE(w.has_sketch());
   ASSERT_TRUE(cache->PutLatest({w}).ok());
 
@@ -61,7 +61,7 @@ TEST_F(RedisAggregateCacheTest, RoundTripStoresTheWindowWithoutItsSketch) {
 TEST_F(RedisAggregateCacheTest, SeriesKeysAreBinarySafe) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
-  v1::WindowAggregate w = Window("svc", kT0, 1);
+  v1::WindowAggregate w = CacheWindow("svc", kT0, 1);
   w.set_series_key(std::string("a\0b %s %b *\xc3\xa9\n", 14));
   ASSERT_TRUE(cache->PutLatest({w}).ok());
   EXPECT_THAT(Get(*cache, w.series_key(), v1::WINDOW_SIZE_1M, false),
@@ -73,27 +73,27 @@ TEST_F(RedisAggregateCacheTest, SeriesKeysAreBinarySafe) {
 TEST_F(RedisAggregateCacheTest, EntriesOnlyMoveForward) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
-  const v1::WindowAggregate current = Window("svc", kT0, 2);
+  const v1::WindowAggregate current = CacheWindow("svc", kT0, 2);
   const std::string& key = current.series_key();
   ASSERT_TRUE(cache->PutLatest({current}).ok());
 
   // An older window written after a newer one, a lower revision of the same window, and the same
   // revision again (with other numbers): none replaces it.
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0 - absl::Minutes(1), 9)}).ok());
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, 1)}).ok());
-  v1::WindowAggregate same_revision = Window("svc", kT0, 2);
+  ASSERT_TRUE(cache->PutLatest({CacheWindow("svc", kT0 - absl::Minutes(1), 9)}).ok());
+  ASSERT_TRUE(cache->PutLatest({CacheWindow("svc", kT0, 1)}).ok());
+  v1::WindowAggregate same_revision = CacheWindow("svc", kT0, 2);
   same_revision.set_count(12345);
   ASSERT_TRUE(cache->PutLatest({same_revision}).ok());
   EXPECT_THAT(Get(*cache, key, v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(current))));
 
   // Within one pipelined batch too: the newer one wins whatever the order.
-  const v1::WindowAggregate higher = Window("svc", kT0, 5);
-  ASSERT_TRUE(cache->PutLatest({higher, Window("svc", kT0, 4)}).ok());
+  const v1::WindowAggregate higher = CacheWindow("svc", kT0, 5);
+  ASSERT_TRUE(cache->PutLatest({higher, CacheWindow("svc", kT0, 4)}).ok());
   EXPECT_THAT(Get(*cache, key, v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(higher))));
 
-  const v1::WindowAggregate later = Window("svc", kT0 + absl::Minutes(1), 1);
+  const v1::WindowAggregate later = CacheWindow("svc", kT0 + absl::Minutes(1), 1);
   ASSERT_TRUE(cache->PutLatest({later}).ok());
   EXPECT_THAT(Get(*cache, key, v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(later))));
@@ -104,12 +104,12 @@ TEST_F(RedisAggregateCacheTest, RevisionsAboveTwoToThe53AreComparedExactly) {
   ASSERT_NE(cache, nullptr);
   // 2^53 + 1 and 2^53 are the same Lua number; the script compares the digits.
   const uint64_t big = (uint64_t{1} << 53) + 1;
-  const v1::WindowAggregate higher = Window("svc", kT0, big);
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, big - 1)}).ok());
+  const v1::WindowAggregate higher = CacheWindow("svc", kT0, big);
+  ASSERT_TRUE(cache->PutLatest({CacheWindow("svc", kT0, big - 1)}).ok());
   ASSERT_TRUE(cache->PutLatest({higher}).ok());
   EXPECT_THAT(Get(*cache, higher.series_key(), v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(higher))));
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0, UINT64_MAX)}).ok());
+  ASSERT_TRUE(cache->PutLatest({CacheWindow("svc", kT0, UINT64_MAX)}).ok());
   const std::optional<v1::WindowAggregate> top =
       Get(*cache, higher.series_key(), v1::WINDOW_SIZE_1M, false);
   ASSERT_TRUE(top.has_value());
@@ -119,9 +119,9 @@ TEST_F(RedisAggregateCacheTest, RevisionsAboveTwoToThe53AreComparedExactly) {
 TEST_F(RedisAggregateCacheTest, FinalAndLatestKeysAreSeparate) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
-  const v1::WindowAggregate final_window = Window("svc", kT0, 7, /*is_final=*/true);
-  const v1::WindowAggregate open_window = Window("svc", kT0 + absl::Minutes(1), 1);
-  const v1::WindowAggregate five = Window("svc", kT0, 2, false, v1::WINDOW_SIZE_5M);
+  const v1::WindowAggregate final_window = CacheWindow("svc", kT0, 7, /*is_final=*/true);
+  const v1::WindowAggregate open_window = CacheWindow("svc", kT0 + absl::Minutes(1), 1);
+  const v1::WindowAggregate five = CacheWindow("svc", kT0, 2, false, v1::WINDOW_SIZE_5M);
   const std::string& key = final_window.series_key();
   ASSERT_TRUE(cache->PutLatest({final_window, open_window, five}).ok());
 
@@ -138,7 +138,7 @@ TEST_F(RedisAggregateCacheTest, FinalAndLatestKeysAreSeparate) {
   EXPECT_EQ(Command({"EXISTS", Key("final", "5m", key)})->integer, 0);
 
   // An older final window does not replace the final entry either.
-  ASSERT_TRUE(cache->PutLatest({Window("svc", kT0 - absl::Minutes(1), 9, true)}).ok());
+  ASSERT_TRUE(cache->PutLatest({CacheWindow("svc", kT0 - absl::Minutes(1), 9, true)}).ok());
   EXPECT_THAT(Get(*cache, key, v1::WINDOW_SIZE_1M, true),
               Optional(EqualsProto(WithoutSketch(final_window))));
 }
@@ -146,7 +146,7 @@ TEST_F(RedisAggregateCacheTest, FinalAndLatestKeysAreSeparate) {
 TEST_F(RedisAggregateCacheTest, WritesSetTheTtl) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
-  const v1::WindowAggregate w = Window("svc", kT0, 1, /*is_final=*/true);
+  const v1::WindowAggregate w = CacheWindow("svc", kT0, 1, /*is_final=*/true);
   ASSERT_TRUE(cache->PutLatest({w}).ok());
   for (const char* kind : {"latest", "final"}) {
     Reply ttl = Command({"PTTL", Key(kind, "1m", w.series_key())});
@@ -160,7 +160,7 @@ TEST_F(RedisAggregateCacheTest, PipelinedBatchOfTenThousandWindows) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
   std::vector<v1::WindowAggregate> windows;
-  for (int i = 0; i < 10'000; ++i) windows.push_back(Window(absl::StrCat("svc", i), kT0, 1));
+  for (int i = 0; i < 10'000; ++i) windows.push_back(CacheWindow(absl::StrCat("svc", i), kT0, 1));
   ASSERT_TRUE(cache->PutLatest(windows).ok());
   for (int i : {0, 4999, 9999}) {
     EXPECT_THAT(Get(*cache, windows[i].series_key(), v1::WINDOW_SIZE_1M, false),
@@ -179,7 +179,8 @@ TEST_F(RedisAggregateCacheTest, ClearDeletesEveryEntryOfItsPrefixAndNoOther) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(other, nullptr);
   std::vector<v1::WindowAggregate> windows;
-  for (int i = 0; i < 2500; ++i) windows.push_back(Window(absl::StrCat("svc", i), kT0, 1, true));
+  for (int i = 0; i < 2500; ++i)
+    windows.push_back(CacheWindow(absl::StrCat("svc", i), kT0, 1, true));
   ASSERT_TRUE(a->PutLatest(windows).ok());
   ASSERT_TRUE(other->PutLatest({windows[0]}).ok());
   ASSERT_TRUE(a->Clear().ok());
@@ -198,7 +199,7 @@ TEST_F(RedisAggregateCacheTest, BadBytesAreDataLoss) {
   EXPECT_EQ(cache->GetLatest("broken", v1::WINDOW_SIZE_1M, false).status().code(),
             absl::StatusCode::kDataLoss);
   // A value that parses but holds another series is as wrong.
-  const v1::WindowAggregate other = WithoutSketch(Window("other", kT0, 1));
+  const v1::WindowAggregate other = WithoutSketch(CacheWindow("other", kT0, 1));
   Command({"HSET", Key("latest", "1m", "misplaced"), "data", other.SerializeAsString()});
   EXPECT_EQ(cache->GetLatest("misplaced", v1::WINDOW_SIZE_1M, false).status().code(),
             absl::StatusCode::kDataLoss);
@@ -208,10 +209,10 @@ TEST_F(RedisAggregateCacheTest, BadBytesAreDataLoss) {
 TEST_F(RedisAggregateCacheTest, WindowWithoutSeriesKeyOrSizeIsRefusedAndNothingIsWritten) {
   auto cache = MakeCache();
   ASSERT_NE(cache, nullptr);
-  const v1::WindowAggregate good = Window("svc", kT0, 1);
-  v1::WindowAggregate no_key = Window("x", kT0, 1);
+  const v1::WindowAggregate good = CacheWindow("svc", kT0, 1);
+  v1::WindowAggregate no_key = CacheWindow("x", kT0, 1);
   no_key.clear_series_key();
-  v1::WindowAggregate no_size = Window("y", kT0, 1);
+  v1::WindowAggregate no_size = CacheWindow("y", kT0, 1);
   no_size.set_window_size(v1::WINDOW_SIZE_UNSPECIFIED);
   EXPECT_EQ(cache->PutLatest({good, no_key}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(cache->PutLatest({good, no_size}).code(), absl::StatusCode::kInvalidArgument);
@@ -229,7 +230,7 @@ TEST_F(RedisAggregateCacheTest, ConcurrentCallersBeyondThePool) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (uint64_t rev = 1; rev <= 50; ++rev) {
-        const v1::WindowAggregate w = Window(absl::StrCat("svc", t), kT0, rev);
+        const v1::WindowAggregate w = CacheWindow(absl::StrCat("svc", t), kT0, rev);
         if (!cache->PutLatest({w}).ok()) ++failures;
         absl::StatusOr<std::optional<v1::WindowAggregate>> got =
             cache->GetLatest(w.series_key(), v1::WINDOW_SIZE_1M, false);

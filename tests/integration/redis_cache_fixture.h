@@ -21,20 +21,6 @@
 
 namespace streammetrics::aggregation::testing {
 
-inline v1::WindowAggregate Window(const std::string& service, absl::Time start, uint64_t revision,
-                                  bool is_final = false, v1::WindowSize size = v1::WINDOW_SIZE_1M) {
-  return MakeWindow(WindowSpec{.service = service,
-                               .size = size,
-                               .start = start,
-                               .is_final = is_final,
-                               .revision = revision});
-}
-
-inline v1::WindowAggregate WithoutSketch(v1::WindowAggregate w) {
-  w.clear_sketch();
-  return w;
-}
-
 struct ContextDeleter {
   void operator()(redisContext* c) const { redisFree(c); }
 };

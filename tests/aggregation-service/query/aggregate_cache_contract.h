@@ -36,18 +36,6 @@ class AggregateCacheContract : public ::testing::Test {
     }
   }
 
-  static v1::WindowAggregate Window(absl::Time start, uint64_t revision, bool is_final = false,
-                                    v1::WindowSize size = v1::WINDOW_SIZE_1M) {
-    return MakeWindow(WindowSpec{.service = "contract",
-                                 .size = size,
-                                 .start = start,
-                                 .is_final = is_final,
-                                 .revision = revision});
-  }
-  static v1::WindowAggregate WithoutSketch(v1::WindowAggregate w) {
-    w.clear_sketch();
-    return w;
-  }
   std::optional<v1::WindowAggregate> Get(const v1::WindowAggregate& like, bool final_only) {
     absl::StatusOr<std::optional<v1::WindowAggregate>> got =
         cache_->GetLatest(like.series_key(), like.window_size(), final_only);
@@ -61,60 +49,58 @@ class AggregateCacheContract : public ::testing::Test {
 TYPED_TEST_SUITE_P(AggregateCacheContract);
 
 TYPED_TEST_P(AggregateCacheContract, MissIsEmptyNotAnError) {
-  const v1::WindowAggregate w = this->Window(kT0, 1);
+  const v1::WindowAggregate w = CacheWindow("contract", kT0, 1);
   EXPECT_EQ(this->Get(w, false), std::nullopt);
   EXPECT_EQ(this->Get(w, true), std::nullopt);
 }
 
 TYPED_TEST_P(AggregateCacheContract, KeepsTheWindowWithoutItsSketch) {
-  const v1::WindowAggregate w = this->Window(kT0, 3);
+  const v1::WindowAggregate w = CacheWindow("contract", kT0, 3);
   ASSERT_TRUE(this->cache_->PutLatest({w}).ok());
   EXPECT_THAT(this->Get(w, false),
-              ::testing::Optional(::streammetrics::testing::EqualsProto(this->WithoutSketch(w))));
+              ::testing::Optional(::streammetrics::testing::EqualsProto(WithoutSketch(w))));
   EXPECT_EQ(this->Get(w, true), std::nullopt) << "an open window is no final entry";
 }
 
 TYPED_TEST_P(AggregateCacheContract, EntriesOnlyMoveForward) {
   using ::streammetrics::testing::EqualsProto;
-  const v1::WindowAggregate newer = this->Window(kT0 + absl::Minutes(1), 2);
+  const v1::WindowAggregate newer = CacheWindow("contract", kT0 + absl::Minutes(1), 2);
   ASSERT_TRUE(this->cache_->PutLatest({newer}).ok());
   // An earlier window, and the same window at a lower or equal revision, change nothing.
-  ASSERT_TRUE(this->cache_->PutLatest({this->Window(kT0, 9)}).ok());
-  ASSERT_TRUE(this->cache_->PutLatest({this->Window(kT0 + absl::Minutes(1), 1)}).ok());
-  ASSERT_TRUE(this->cache_->PutLatest({this->Window(kT0 + absl::Minutes(1), 2)}).ok());
-  EXPECT_THAT(this->Get(newer, false),
-              ::testing::Optional(EqualsProto(this->WithoutSketch(newer))));
+  ASSERT_TRUE(this->cache_->PutLatest({CacheWindow("contract", kT0, 9)}).ok());
+  ASSERT_TRUE(this->cache_->PutLatest({CacheWindow("contract", kT0 + absl::Minutes(1), 1)}).ok());
+  ASSERT_TRUE(this->cache_->PutLatest({CacheWindow("contract", kT0 + absl::Minutes(1), 2)}).ok());
+  EXPECT_THAT(this->Get(newer, false), ::testing::Optional(EqualsProto(WithoutSketch(newer))));
   // A higher revision of the same window replaces it.
-  const v1::WindowAggregate revised = this->Window(kT0 + absl::Minutes(1), 3);
+  const v1::WindowAggregate revised = CacheWindow("contract", kT0 + absl::Minutes(1), 3);
   ASSERT_TRUE(this->cache_->PutLatest({revised}).ok());
-  EXPECT_THAT(this->Get(newer, false),
-              ::testing::Optional(EqualsProto(this->WithoutSketch(revised))));
+  EXPECT_THAT(this->Get(newer, false), ::testing::Optional(EqualsProto(WithoutSketch(revised))));
 }
 
 TYPED_TEST_P(AggregateCacheContract, FinalEntryIsKeptBesideANewerOpenOne) {
   using ::streammetrics::testing::EqualsProto;
-  const v1::WindowAggregate final_window = this->Window(kT0, 4, /*is_final=*/true);
-  const v1::WindowAggregate open_window = this->Window(kT0 + absl::Minutes(1), 1);
+  const v1::WindowAggregate final_window = CacheWindow("contract", kT0, 4, /*is_final=*/true);
+  const v1::WindowAggregate open_window = CacheWindow("contract", kT0 + absl::Minutes(1), 1);
   ASSERT_TRUE(this->cache_->PutLatest({final_window, open_window}).ok());
   EXPECT_THAT(this->Get(open_window, false),
-              ::testing::Optional(EqualsProto(this->WithoutSketch(open_window))));
+              ::testing::Optional(EqualsProto(WithoutSketch(open_window))));
   EXPECT_THAT(this->Get(open_window, true),
-              ::testing::Optional(EqualsProto(this->WithoutSketch(final_window))));
+              ::testing::Optional(EqualsProto(WithoutSketch(final_window))));
 }
 
 TYPED_TEST_P(AggregateCacheContract, SizesAreSeparateEntries) {
-  const v1::WindowAggregate one = this->Window(kT0, 1, false, v1::WINDOW_SIZE_1M);
-  const v1::WindowAggregate five = this->Window(kT0, 1, false, v1::WINDOW_SIZE_5M);
+  const v1::WindowAggregate one = CacheWindow("contract", kT0, 1, false, v1::WINDOW_SIZE_1M);
+  const v1::WindowAggregate five = CacheWindow("contract", kT0, 1, false, v1::WINDOW_SIZE_5M);
   ASSERT_TRUE(this->cache_->PutLatest({one}).ok());
   EXPECT_NE(this->Get(one, false), std::nullopt);
   EXPECT_EQ(this->Get(five, false), std::nullopt);
 }
 
 TYPED_TEST_P(AggregateCacheContract, AWindowWithoutIdentityFailsTheCallAndWritesNothing) {
-  const v1::WindowAggregate good = this->Window(kT0, 1);
-  v1::WindowAggregate no_key = this->Window(kT0, 1);
+  const v1::WindowAggregate good = CacheWindow("contract", kT0, 1);
+  v1::WindowAggregate no_key = CacheWindow("contract", kT0, 1);
   no_key.clear_series_key();
-  v1::WindowAggregate no_size = this->Window(kT0, 1);
+  v1::WindowAggregate no_size = CacheWindow("contract", kT0, 1);
   no_size.set_window_size(v1::WINDOW_SIZE_UNSPECIFIED);
   EXPECT_EQ(this->cache_->PutLatest({good, no_key}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(this->cache_->PutLatest({good, no_size}).code(), absl::StatusCode::kInvalidArgument);
@@ -128,13 +114,13 @@ TYPED_TEST_P(AggregateCacheContract, AWindowWithoutIdentityFailsTheCallAndWrites
 }
 
 TYPED_TEST_P(AggregateCacheContract, ClearEmptiesTheCacheAndWritesStillWorkAfter) {
-  const v1::WindowAggregate w = this->Window(kT0, 5, /*is_final=*/true);
+  const v1::WindowAggregate w = CacheWindow("contract", kT0, 5, /*is_final=*/true);
   ASSERT_TRUE(this->cache_->PutLatest({w}).ok());
   ASSERT_TRUE(this->cache_->Clear().ok());
   EXPECT_EQ(this->Get(w, false), std::nullopt);
   EXPECT_EQ(this->Get(w, true), std::nullopt);
   // After a Clear, even an older window is welcome: nothing is cached to be newer.
-  ASSERT_TRUE(this->cache_->PutLatest({this->Window(kT0, 1)}).ok());
+  ASSERT_TRUE(this->cache_->PutLatest({CacheWindow("contract", kT0, 1)}).ok());
   EXPECT_NE(this->Get(w, false), std::nullopt);
 }
 

@@ -19,26 +19,17 @@
 namespace streammetrics::aggregation {
 namespace {
 
+using ::streammetrics::aggregation::testing::CacheWindow;
 using ::streammetrics::aggregation::testing::kT0;
 using ::streammetrics::aggregation::testing::MakeWindow;
 using ::streammetrics::aggregation::testing::WindowSpec;
+using ::streammetrics::aggregation::testing::WithoutSketch;
 using ::streammetrics::testing::PollUntil;
 using ::testing::Optional;
 
 using ::streammetrics::testing::EqualsProto;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
-
-v1::WindowAggregate Window(const std::string& service, absl::Time start, uint64_t revision,
-                           bool is_final = false) {
-  return MakeWindow(
-      WindowSpec{.service = service, .start = start, .is_final = is_final, .revision = revision});
-}
-
-v1::WindowAggregate WithoutSketch(v1::WindowAggregate w) {
-  w.clear_sketch();
-  return w;
-}
 
 // Backoffs of 5 to 20 ms on the writer's FakeClock: a test that waits for a retry advances it.
 CacheWriterOptions Fast() {
@@ -50,8 +41,8 @@ TEST(CacheWriterTest, OfferedWindowsReachTheCacheWithoutSketches) {
   FakeAggregateCache cache;
   FakeClock clock;
   CacheWriter writer(&cache, Fast(), &clock);
-  const v1::WindowAggregate a = Window("a", kT0, 1);
-  const v1::WindowAggregate b = Window("b", kT0, 1);
+  const v1::WindowAggregate a = CacheWindow("a", kT0, 1);
+  const v1::WindowAggregate b = CacheWindow("b", kT0, 1);
   writer.Offer({a, b});
   ASSERT_TRUE(writer.Flush(kWait));
   EXPECT_THAT(cache.Peek(a.series_key(), v1::WINDOW_SIZE_1M, false),
@@ -68,14 +59,14 @@ TEST(CacheWriterTest, OfferDoesNotWaitForAWriteInFlightAndKeepsOnlyTheNewest) {
   FakeClock clock;
   CacheWriter writer(&cache, Fast(), &clock);
   cache.BlockPuts(true);
-  writer.Offer({Window("a", kT0, 1)});
+  writer.Offer({CacheWindow("a", kT0, 1)});
   ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
   EXPECT_EQ(writer.pending(), 1u);  // in flight
 
   // The write is stuck in the cache; offering still returns, and merges per key.
-  const v1::WindowAggregate newest = Window("a", kT0, 3);
-  writer.Offer({Window("a", kT0, 2)});
-  writer.Offer({newest, Window("a", kT0 - absl::Minutes(1), 7), Window("a", kT0, 1)});
+  const v1::WindowAggregate newest = CacheWindow("a", kT0, 3);
+  writer.Offer({CacheWindow("a", kT0, 2)});
+  writer.Offer({newest, CacheWindow("a", kT0 - absl::Minutes(1), 7), CacheWindow("a", kT0, 1)});
   EXPECT_EQ(writer.pending(), 2u);  // one in flight, one waiting
 
   cache.BlockPuts(false);
@@ -91,11 +82,11 @@ TEST(CacheWriterTest, FinalWindowReachesTheCacheWhenANewerOpenOneFollowsIt) {
   FakeClock clock;
   CacheWriter writer(&cache, Fast(), &clock);
   cache.BlockPuts(true);
-  writer.Offer({Window("warmup", kT0, 1)});
+  writer.Offer({CacheWindow("warmup", kT0, 1)});
   ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
   // Both wait in the same batch: the open window must not push the final one out.
-  const v1::WindowAggregate final_window = Window("a", kT0, 5, /*is_final=*/true);
-  const v1::WindowAggregate open_window = Window("a", kT0 + absl::Minutes(1), 1);
+  const v1::WindowAggregate final_window = CacheWindow("a", kT0, 5, /*is_final=*/true);
+  const v1::WindowAggregate open_window = CacheWindow("a", kT0 + absl::Minutes(1), 1);
   writer.Offer({final_window});
   writer.Offer({open_window});
   cache.BlockPuts(false);
@@ -110,7 +101,7 @@ TEST(CacheWriterTest, FinalWindowThatIsAlsoTheNewestIsSentOnce) {
   FakeAggregateCache cache;
   FakeClock clock;
   CacheWriter writer(&cache, Fast(), &clock);
-  const v1::WindowAggregate final_window = Window("a", kT0, 5, /*is_final=*/true);
+  const v1::WindowAggregate final_window = CacheWindow("a", kT0, 5, /*is_final=*/true);
   writer.Offer({final_window});
   ASSERT_TRUE(writer.Flush(kWait));
   EXPECT_EQ(cache.windows_put(), 1u);
@@ -124,14 +115,14 @@ TEST(CacheWriterTest, FailedWriteIsRetriedAndCatchesUpWithWhatCameMeanwhile) {
   FakeClock clock;
   CacheWriter writer(&cache, Fast(), &clock);
   cache.SetAvailable(false);
-  writer.Offer({Window("a", kT0, 1), Window("b", kT0, 1)});
+  writer.Offer({CacheWindow("a", kT0, 1), CacheWindow("b", kT0, 1)});
   // Retried once the backoff has passed on the writer's clock.
   ASSERT_TRUE(PollUntil(kWait, [&] {
     clock.Advance(absl::Milliseconds(20));
     return writer.failures() >= 2;
   }));
-  const v1::WindowAggregate a = Window("a", kT0, 2);
-  const v1::WindowAggregate c = Window("c", kT0, 1);
+  const v1::WindowAggregate a = CacheWindow("a", kT0, 2);
+  const v1::WindowAggregate c = CacheWindow("c", kT0, 1);
   writer.Offer({a, c});
   EXPECT_GE(writer.pending(), 3u);  // three keys, plus any of them in flight
   EXPECT_EQ(cache.entries(), 0u);
@@ -140,7 +131,8 @@ TEST(CacheWriterTest, FailedWriteIsRetriedAndCatchesUpWithWhatCameMeanwhile) {
   ASSERT_TRUE(writer.Flush(kWait));
   EXPECT_THAT(cache.Peek(a.series_key(), v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(a))));
-  EXPECT_TRUE(cache.Peek(Window("b", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false).has_value());
+  EXPECT_TRUE(
+      cache.Peek(CacheWindow("b", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false).has_value());
   EXPECT_TRUE(cache.Peek(c.series_key(), v1::WINDOW_SIZE_1M, false).has_value());
   EXPECT_EQ(writer.written(), 3u);
 }
@@ -150,9 +142,9 @@ TEST(CacheWriterTest, FailedWriteMergesBackKeepingWindowsOfferedWhileItWasInFlig
   FakeClock clock;
   CacheWriter writer(&cache, Fast(), &clock);
   cache.BlockPuts(true);
-  writer.Offer({Window("a", kT0, 1)});
+  writer.Offer({CacheWindow("a", kT0, 1)});
   ASSERT_TRUE(cache.AwaitBlockedPuts(1, kWait));
-  const v1::WindowAggregate newer = Window("a", kT0, 2);
+  const v1::WindowAggregate newer = CacheWindow("a", kT0, 2);
   writer.Offer({newer});
   // The write in flight fails; its older window must not replace the newer one waiting.
   cache.SetAvailable(false);
@@ -171,7 +163,7 @@ TEST(CacheWriterTest, FlushGivesUpAtItsTimeoutWhileTheCacheIsDown) {
   FakeClock clock;
   CacheWriter writer(&cache, Fast(), &clock);
   cache.SetAvailable(false);
-  writer.Offer({Window("a", kT0, 1)});
+  writer.Offer({CacheWindow("a", kT0, 1)});
   EXPECT_FALSE(writer.Flush(absl::Milliseconds(50)));
   EXPECT_EQ(writer.pending(), 1u);
 }
@@ -184,7 +176,7 @@ TEST(CacheWriterTest, StopMakesOneLastAttemptWithoutWaitingForTheBackoff) {
       &cache, CacheWriterOptions{.initial_backoff = absl::Hours(1), .max_backoff = absl::Hours(1)},
       &clock);
   cache.SetAvailable(false);
-  const v1::WindowAggregate a = Window("a", kT0, 1);
+  const v1::WindowAggregate a = CacheWindow("a", kT0, 1);
   writer.Offer({a});
   ASSERT_TRUE(PollUntil(kWait, [&] { return writer.failures() == 1; }));
   cache.SetAvailable(true);
@@ -201,7 +193,7 @@ TEST(CacheWriterTest, StopWithTheCacheDownLeavesWindowsPending) {
       &cache, CacheWriterOptions{.initial_backoff = absl::Hours(1), .max_backoff = absl::Hours(1)},
       &clock);
   cache.SetAvailable(false);
-  writer.Offer({Window("a", kT0, 1)});
+  writer.Offer({CacheWindow("a", kT0, 1)});
   writer.Stop();
   EXPECT_EQ(writer.pending(), 1u);
   EXPECT_GE(writer.failures(), 1u);
@@ -211,11 +203,11 @@ TEST(CacheWriterTest, SkipsWindowsTheCacheWouldRefuse) {
   FakeAggregateCache cache;
   FakeClock clock;
   CacheWriter writer(&cache, Fast(), &clock);
-  v1::WindowAggregate no_key = Window("a", kT0, 1);
+  v1::WindowAggregate no_key = CacheWindow("a", kT0, 1);
   no_key.clear_series_key();
-  v1::WindowAggregate no_size = Window("b", kT0, 1);
+  v1::WindowAggregate no_size = CacheWindow("b", kT0, 1);
   no_size.set_window_size(v1::WINDOW_SIZE_UNSPECIFIED);
-  const v1::WindowAggregate good = Window("c", kT0, 1);
+  const v1::WindowAggregate good = CacheWindow("c", kT0, 1);
   writer.Offer({no_key, no_size, good});
   ASSERT_TRUE(writer.Flush(kWait));
   EXPECT_EQ(writer.failures(), 0u);
@@ -226,19 +218,19 @@ TEST(CacheWriterTest, SkipsWindowsTheCacheWouldRefuse) {
 TEST(CacheWriterTest, OverMaxPendingDropsEverythingAndClearsTheCacheBeforeTheNextWrite) {
   FakeAggregateCache cache;
   // A stale entry the dropped windows would have replaced.
-  const v1::WindowAggregate old_a = Window("a", kT0, 1);
+  const v1::WindowAggregate old_a = CacheWindow("a", kT0, 1);
   ASSERT_TRUE(cache.PutLatest({old_a}).ok());
   CacheWriterOptions options = Fast();
   options.max_pending = 3;
   FakeClock clock;
   CacheWriter writer(&cache, options, &clock);
   cache.SetAvailable(false);
-  writer.Offer({Window("a", kT0 + absl::Minutes(1), 1), Window("b", kT0, 1), Window("c", kT0, 1),
-                Window("d", kT0, 1)});
+  writer.Offer({CacheWindow("a", kT0 + absl::Minutes(1), 1), CacheWindow("b", kT0, 1),
+                CacheWindow("c", kT0, 1), CacheWindow("d", kT0, 1)});
   EXPECT_EQ(writer.dropped(), 4u);
   EXPECT_EQ(writer.pending(), 0u);
   cache.SetAvailable(true);
-  const v1::WindowAggregate e = Window("e", kT0, 1);
+  const v1::WindowAggregate e = CacheWindow("e", kT0, 1);
   writer.Offer({e});
   ASSERT_TRUE(writer.Flush(kWait));
   EXPECT_GE(cache.clear_calls(), 1u);
@@ -250,14 +242,14 @@ TEST(CacheWriterTest, OverMaxPendingDropsEverythingAndClearsTheCacheBeforeTheNex
 
 TEST(CacheWriterTest, AClearThatFailsIsRetriedBeforeAnyWrite) {
   FakeAggregateCache cache;
-  ASSERT_TRUE(cache.PutLatest({Window("old", kT0, 1)}).ok());
+  ASSERT_TRUE(cache.PutLatest({CacheWindow("old", kT0, 1)}).ok());
   CacheWriterOptions options = Fast();
   options.max_pending = 1;
   FakeClock clock;
   CacheWriter writer(&cache, options, &clock);
   cache.SetAvailable(false);
-  writer.Offer({Window("a", kT0, 1), Window("b", kT0, 1)});
-  writer.Offer({Window("c", kT0, 1)});
+  writer.Offer({CacheWindow("a", kT0, 1), CacheWindow("b", kT0, 1)});
+  writer.Offer({CacheWindow("c", kT0, 1)});
   ASSERT_TRUE(PollUntil(kWait, [&] {
     clock.Advance(absl::Milliseconds(20));
     return cache.clear_calls() >= 2;
@@ -265,9 +257,10 @@ TEST(CacheWriterTest, AClearThatFailsIsRetriedBeforeAnyWrite) {
   EXPECT_EQ(cache.entries(), 1u);  // nothing written while the clear fails
   cache.SetAvailable(true);
   ASSERT_TRUE(writer.Flush(kWait));
-  EXPECT_EQ(cache.Peek(Window("old", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false),
+  EXPECT_EQ(cache.Peek(CacheWindow("old", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false),
             std::nullopt);
-  EXPECT_TRUE(cache.Peek(Window("c", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false).has_value());
+  EXPECT_TRUE(
+      cache.Peek(CacheWindow("c", kT0, 1).series_key(), v1::WINDOW_SIZE_1M, false).has_value());
 }
 
 }  // namespace

@@ -15,27 +15,18 @@
 namespace streammetrics::aggregation {
 namespace {
 
+using ::streammetrics::aggregation::testing::CacheWindow;
 using ::streammetrics::aggregation::testing::kT0;
 using ::streammetrics::aggregation::testing::MakeWindow;
 using ::streammetrics::aggregation::testing::WindowSpec;
+using ::streammetrics::aggregation::testing::WithoutSketch;
 using ::testing::Optional;
 
 using ::streammetrics::testing::EqualsProto;
 
-v1::WindowAggregate Window(absl::Time start, uint64_t revision, bool is_final = false,
-                           v1::WindowSize size = v1::WINDOW_SIZE_1M) {
-  return MakeWindow(
-      WindowSpec{.size = size, .start = start, .is_final = is_final, .revision = revision});
-}
-
-v1::WindowAggregate WithoutSketch(v1::WindowAggregate w) {
-  w.clear_sketch();
-  return w;
-}
-
 TEST(FakeAggregateCacheTest, ReturnsWhatWasPutWithoutItsSketch) {
   FakeAggregateCache cache;
-  const v1::WindowAggregate w = Window(kT0, 1);
+  const v1::WindowAggregate w = CacheWindow("svc", kT0, 1);
   ASSERT_TRUE(w.has_sketch());
   ASSERT_TRUE(cache.PutLatest({w}).ok());
   absl::StatusOr<std::optional<v1::WindowAggregate>> got =
@@ -49,21 +40,23 @@ TEST(FakeAggregateCacheTest, ReturnsWhatWasPutWithoutItsSketch) {
 
 TEST(FakeAggregateCacheTest, OnlyMovesForward) {
   FakeAggregateCache cache;
-  const v1::WindowAggregate current = Window(kT0, 2);
+  const v1::WindowAggregate current = CacheWindow("svc", kT0, 2);
   ASSERT_TRUE(cache.PutLatest({current}).ok());
   // Older start with a higher revision, same start with a lower or equal revision: all ignored.
-  ASSERT_TRUE(cache.PutLatest({Window(kT0 - absl::Minutes(1), 9), Window(kT0, 1)}).ok());
-  v1::WindowAggregate same_revision = Window(kT0, 2);
+  ASSERT_TRUE(
+      cache.PutLatest({CacheWindow("svc", kT0 - absl::Minutes(1), 9), CacheWindow("svc", kT0, 1)})
+          .ok());
+  v1::WindowAggregate same_revision = CacheWindow("svc", kT0, 2);
   same_revision.set_count(99);
   ASSERT_TRUE(cache.PutLatest({same_revision}).ok());
   EXPECT_THAT(cache.Peek(current.series_key(), v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(current))));
 
-  const v1::WindowAggregate higher_revision = Window(kT0, 3);
+  const v1::WindowAggregate higher_revision = CacheWindow("svc", kT0, 3);
   ASSERT_TRUE(cache.PutLatest({higher_revision}).ok());
   EXPECT_THAT(cache.Peek(current.series_key(), v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(higher_revision))));
-  const v1::WindowAggregate later = Window(kT0 + absl::Minutes(1), 1);
+  const v1::WindowAggregate later = CacheWindow("svc", kT0 + absl::Minutes(1), 1);
   ASSERT_TRUE(cache.PutLatest({later}).ok());
   EXPECT_THAT(cache.Peek(current.series_key(), v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(later))));
@@ -71,8 +64,8 @@ TEST(FakeAggregateCacheTest, OnlyMovesForward) {
 
 TEST(FakeAggregateCacheTest, KeepsTheNewestFinalWindowApartFromTheNewestWindow) {
   FakeAggregateCache cache;
-  const v1::WindowAggregate final_window = Window(kT0, 4, /*is_final=*/true);
-  const v1::WindowAggregate open_window = Window(kT0 + absl::Minutes(1), 1);
+  const v1::WindowAggregate final_window = CacheWindow("svc", kT0, 4, /*is_final=*/true);
+  const v1::WindowAggregate open_window = CacheWindow("svc", kT0 + absl::Minutes(1), 1);
   ASSERT_TRUE(cache.PutLatest({final_window, open_window}).ok());
   EXPECT_THAT(*cache.GetLatest(final_window.series_key(), v1::WINDOW_SIZE_1M, false),
               Optional(EqualsProto(WithoutSketch(open_window))));
@@ -83,11 +76,12 @@ TEST(FakeAggregateCacheTest, KeepsTheNewestFinalWindowApartFromTheNewestWindow) 
 
 TEST(FakeAggregateCacheTest, RefusesWindowsWithoutSeriesKeyOrSizeAndWritesNothing) {
   FakeAggregateCache cache;
-  v1::WindowAggregate no_key = Window(kT0, 1);
+  v1::WindowAggregate no_key = CacheWindow("svc", kT0, 1);
   no_key.clear_series_key();
-  v1::WindowAggregate no_size = Window(kT0, 1);
+  v1::WindowAggregate no_size = CacheWindow("svc", kT0, 1);
   no_size.set_window_size(v1::WINDOW_SIZE_UNSPECIFIED);
-  EXPECT_EQ(cache.PutLatest({Window(kT0, 1), no_key}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.PutLatest({CacheWindow("svc", kT0, 1), no_key}).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(cache.PutLatest({no_size}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(cache.entries(), 0u);
   EXPECT_EQ(cache.GetLatest("", v1::WINDOW_SIZE_1M, false).status().code(),
@@ -96,7 +90,7 @@ TEST(FakeAggregateCacheTest, RefusesWindowsWithoutSeriesKeyOrSizeAndWritesNothin
 
 TEST(FakeAggregateCacheTest, UnavailableFailsEveryCallAndWritesNothing) {
   FakeAggregateCache cache;
-  const v1::WindowAggregate w = Window(kT0, 1);
+  const v1::WindowAggregate w = CacheWindow("svc", kT0, 1);
   cache.SetAvailable(false);
   EXPECT_EQ(cache.PutLatest({w}).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(cache.GetLatest(w.series_key(), v1::WINDOW_SIZE_1M, false).status().code(),
@@ -111,7 +105,7 @@ TEST(FakeAggregateCacheTest, UnavailableFailsEveryCallAndWritesNothing) {
 
 TEST(FakeAggregateCacheTest, BlockedPutWaitsUntilUnblocked) {
   FakeAggregateCache cache;
-  const v1::WindowAggregate w = Window(kT0, 1);
+  const v1::WindowAggregate w = CacheWindow("svc", kT0, 1);
   cache.BlockPuts(true);
   absl::Status status = absl::UnknownError("not returned");
   std::thread putter([&] { status = cache.PutLatest({w}); });

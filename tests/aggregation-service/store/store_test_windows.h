@@ -60,6 +60,24 @@ inline v1::WindowAggregate MakeWindow(const WindowSpec& spec) {
   return w;
 }
 
+// A window of `service`'s default series, for cache tests: what the cache keys on (series, size,
+// start) and orders by (start, revision), final or not.
+inline v1::WindowAggregate CacheWindow(const std::string& service, absl::Time start,
+                                       uint64_t revision, bool is_final = false,
+                                       v1::WindowSize size = v1::WINDOW_SIZE_1M) {
+  return MakeWindow(WindowSpec{.service = service,
+                               .size = size,
+                               .start = start,
+                               .is_final = is_final,
+                               .revision = revision});
+}
+
+// `w` as a cache holds it: without its sketch.
+inline v1::WindowAggregate WithoutSketch(v1::WindowAggregate w) {
+  w.clear_sketch();
+  return w;
+}
+
 inline OutboxRecord Record(const std::string& key, const std::string& value,
                            const std::string& topic = "metrics-aggregated-1m") {
   OutboxRecord r;
