@@ -100,12 +100,28 @@ require_free_port() {
   fi
 }
 
+# pg_state_dir: where the stack's PostgreSQL keeps its data and logs: $STATE/postgres when the
+# server's user can reach it. As root the server runs as user postgres, which cannot pass a
+# private (0700) directory above the checkout, such as one `mktemp -d` made; the data then lives
+# under /var/tmp, in a directory named after the state directory (same checkout, same data).
+pg_state_dir() {
+  if [ "$PG_USER" = "$(id -un)" ] || as_pg test -x "$STATE"; then
+    echo "$STATE/postgres"
+  else
+    echo "/var/tmp/streammetrics-postgres-$(printf '%s' "$STATE" | sha256sum | cut -c1-16)"
+  fi
+}
+
 # start_postgres: starts the stack's PostgreSQL 15 unless it runs (initdb on first use), waits until
 # it answers and creates the streammetrics database if missing. Used by up.sh and postgres-ctl.sh.
 start_postgres() {
   SM_COMPONENT=postgres
-  local dir="$STATE/postgres" data="$STATE/postgres/data" pid
+  local dir data pid
+  dir="$(pg_state_dir)"
+  data="$dir/data"
   mkdir -p "$dir"
+  [ "$dir" = "$STATE/postgres" ] ||
+    sm_log "data and logs in $dir: user $PG_USER cannot reach $STATE"
   export PGPASSWORD=streammetrics
   if ! pid=$(running_pid postgres); then
     require_free_port postgres "$STREAMMETRICS_PG_PORT"
