@@ -28,7 +28,8 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
                 "Extra librdkafka producer properties, name=value,name=value.");
   loader.Bool("kafka_check_topics", &c.source.check_topic,
               "Verify at start that the topics exist with the expected layout.");
-  loader.String("pg_url", &c.store.conninfo, "libpq connection string of PostgreSQL.");
+  loader.Secret("pg_url", &c.store.conninfo,
+                "libpq connection string of PostgreSQL (with sslmode=verify-full for TLS)");
   loader.Duration("allowed_lateness", &a.engine.allowed_lateness,
                   "How far the watermark trails the newest event time.");
   loader.Duration("checkpoint_interval", &a.checkpoint_interval,
@@ -47,23 +48,37 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
   int64_t max_watchers = static_cast<int64_t>(c.query.max_watchers);
   loader.String("redis_host", &redis_host, "Redis host of the cache of the newest windows.");
   loader.Int("redis_port", &redis_port, "Redis port.");
+  loader.String("redis_username", &c.cache.pool.username, "Redis ACL user (with a password).");
+  loader.Secret("redis_password", &c.cache.pool.password, "Redis password (AUTH)");
   loader.Bool("cache_enabled", &c.cache_enabled,
               "Cache the newest windows in Redis (false: GetLatest reads PostgreSQL).");
   loader.Duration("cache_ttl", &c.cache.entry_ttl,
                   "How long a series' cached newest window lives without an update.");
   loader.Int("query_threads", &query_threads, "Threads running QueryService calls.");
   loader.Int("max_watchers", &max_watchers, "WatchAggregates streams open at once.");
+  int64_t watchers_per_caller = static_cast<int64_t>(c.query.max_watchers_per_caller);
+  loader.Int("max_watchers_per_caller", &watchers_per_caller,
+             "WatchAggregates streams one caller may have open at once.");
+  int64_t queued_per_caller = static_cast<int64_t>(c.query.max_queued_calls_per_caller);
+  loader.Int("max_queued_calls_per_caller", &queued_per_caller,
+             "Query calls of one caller waiting for or holding a query thread.");
+  security::AddServerSecurityFlags(&loader, &c.security);
+  AddConnectionLimitFlags(&loader, &c.connection_limits);
   loader.Int("watch_buffer", &watch_buffer,
              "Windows a WatchAggregates stream may fall behind before it is cut off.");
   loader.Duration("query_statement_timeout", &c.reader.statement_timeout,
                   "Longest PostgreSQL statement of one query.");
   RETURN_IF_ERROR(loader.Load(argc, argv));
   if (redis_port <= 0 || redis_port > 65535 || query_threads <= 0 || query_threads > 256 ||
-      watch_buffer <= 0 || max_watchers <= 0) {
+      watch_buffer <= 0 || max_watchers <= 0 || watchers_per_caller <= 0 ||
+      queued_per_caller <= 0) {
     return absl::InvalidArgumentError(
-        "redis_port must be a port (1-65535), query_threads in 1..256, watch_buffer and "
-        "max_watchers > 0");
+        "redis_port must be a port (1-65535), query_threads in 1..256, watch_buffer, "
+        "max_watchers, max_watchers_per_caller and max_queued_calls_per_caller > 0");
   }
+  c.query.max_watchers_per_caller = static_cast<size_t>(watchers_per_caller);
+  c.query.max_queued_calls_per_caller = static_cast<size_t>(queued_per_caller);
+  RETURN_IF_ERROR(security::CheckServerSecurity(c.query_address, c.security));
   c.cache.pool.host = redis_host;
   c.cache.pool.port = static_cast<int>(redis_port);
   c.query.worker_threads = static_cast<size_t>(query_threads);

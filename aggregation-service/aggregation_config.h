@@ -15,7 +15,9 @@
 #include "aggregation-service/query/query_service.h"
 #include "aggregation-service/query/redis_aggregate_cache.h"
 #include "aggregation-service/store/postgres_aggregate_store.h"
+#include "lib/common/grpc_server.h"
 #include "lib/kafka/kafka_record_sink.h"
+#include "lib/security/server_security.h"
 
 namespace streammetrics::aggregation {
 
@@ -40,6 +42,10 @@ struct AggregationConfig {
   bool cache_enabled = true;
   KafkaFeedConfig feed;
   QueryServiceOptions query;
+  // TLS, mutual TLS, bearer tokens, and the rule against exposing the port unprotected.
+  security::ServerSecurityConfig security;
+  // What one client connection of the QueryService may take (gRPC's own limits).
+  ConnectionLimits connection_limits;
   QueryLimits limits;
   // Longest wait of one consumer poll; bounds how late a tick (watermarks, checkpoints) runs.
   absl::Duration poll_timeout = absl::Milliseconds(100);

@@ -23,6 +23,7 @@
 #include "lib/common/metrics_exposer.h"
 #include "lib/common/status_macros.h"
 #include "lib/kafka/kafka_record_sink.h"
+#include "lib/security/call_guard.h"
 
 namespace streammetrics::aggregation {
 
@@ -40,6 +41,7 @@ struct AggregationProcess::Parts {
   std::unique_ptr<CacheWriter> cache_writer;
   std::unique_ptr<QueryHandler> handler;
   std::unique_ptr<WatchHub> hub;
+  std::unique_ptr<security::CallGuard> guard;
   std::unique_ptr<QueryServiceImpl> query_service;
   std::unique_ptr<KafkaWindowFeed> feed;
   std::unique_ptr<Aggregator> aggregator;
@@ -99,8 +101,9 @@ absl::StatusOr<std::unique_ptr<AggregationProcess>> AggregationProcess::Start(
   }
   p->handler = std::make_unique<QueryHandler>(c.limits, query_deps);
   p->hub = std::make_unique<WatchHub>(c.query.max_watchers, p->query_metrics.get());
+  ASSIGN_OR_RETURN(p->guard, security::CallGuard::Create(c.security, *p->metrics.registry()));
   p->query_service = std::make_unique<QueryServiceImpl>(c.query, p->handler.get(), p->hub.get(),
-                                                        p->query_metrics.get());
+                                                        p->query_metrics.get(), p->guard.get());
   absl::StatusOr<std::unique_ptr<KafkaWindowFeed>> feed = KafkaWindowFeed::Create(c.feed);
   if (!feed.ok()) return Failed(feed.status(), "Kafka (aggregated topics for WatchAggregates)");
   p->feed = *std::move(feed);
@@ -130,6 +133,8 @@ absl::StatusOr<std::unique_ptr<AggregationProcess>> AggregationProcess::Start(
   GrpcServerOptions server_options;
   server_options.address = c.query_address;
   server_options.health_services = {"streammetrics.v1.QueryService"};
+  server_options.security = c.security;
+  server_options.limits = c.connection_limits;
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start(server_options, {p->query_service.get()});
   if (!server.ok()) return Failed(server.status(), "QueryService");

@@ -156,7 +156,7 @@ void SinkStream(const Options& o, int stream, absl::Time end, kafka::RecordSink*
     v1::MetricBatch copy = batch;
     copy.set_sequence(seq);
     ingest::PreparedBatch p =
-        ingest::PrepareBatch(copy, events::ValidationLimits{}, topics, absl::Now());
+        ingest::PrepareBatch(copy, events::ValidationLimits{}, topics, "bench", absl::Now());
     const absl::Time t = absl::Now();
     sink->SendBatch(std::move(p.records), [&, t](std::vector<absl::Status> r) {
       size_t ok = 0;

@@ -104,8 +104,7 @@ int main(int argc, char** argv) {
   const std::string target = Flag(argc, argv, "target", "127.0.0.1:50052");
   const int n = std::atoi(Flag(argc, argv, "calls", "2000").c_str());
   const std::string pg =
-      Env("STREAMMETRICS_PG_URL",
-          "postgresql://streammetrics:streammetrics@127.0.0.1:55432/streammetrics");
+      Env("STREAMMETRICS_PG_URL", "postgresql://streammetrics@127.0.0.1:55432/streammetrics");
   const std::string service = absl::StrCat("bench-query-", getpid());
   const std::string group = "bench-query-" + std::to_string(getpid());
 

@@ -5,6 +5,8 @@ find_package(Protobuf 3.21 REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
+# libcrypto: token hashing, certificate checks, test certificates (Debian: libssl-dev).
+find_package(OpenSSL REQUIRED)
 find_package(benchmark CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka>=2.8.0)

@@ -8,7 +8,7 @@
 namespace streammetrics::ingest {
 
 PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimits& limits,
-                           const IngestTopics& topics, absl::Time now) {
+                           const IngestTopics& topics, absl::string_view caller, absl::Time now) {
   PreparedBatch out;
   out.sequence = batch.sequence();
   out.records.reserve(static_cast<size_t>(batch.events_size()));
@@ -31,6 +31,7 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimit
       dead.set_source_service(kSourceService);
       dead.set_original(event.SerializeAsString());
       dead.set_client_id(key.client_id);
+      dead.set_caller(std::string(caller));
       dead.set_sequence(key.sequence);
       dead.set_event_index(key.event_index);
       *dead.mutable_dead_lettered_at() = now_proto;
@@ -49,6 +50,7 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimit
       rejection.set_reason(violation->reason);
       rejection.set_message(std::move(violation->message));
     }
+    record.headers.emplace_back(kCallerHeader, std::string(caller));
     out.bytes += record.ByteSize();
     out.records.push_back(std::move(record));
   }

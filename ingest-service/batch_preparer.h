@@ -18,6 +18,8 @@
 namespace streammetrics::ingest {
 
 inline constexpr char kSourceService[] = "ingest-service";
+// Header naming the authenticated caller on every record the ingest produces.
+inline constexpr char kCallerHeader[] = "streammetrics-caller";
 
 // Where the ingest service's records go: the outcome of an event names its topic.
 struct IngestTopics {
@@ -36,9 +38,11 @@ struct PreparedBatch {
   size_t bytes = 0;
 };
 
-// Requires events::ValidateBatch(batch) to have passed. Moves the events out of `batch`.
+// Requires events::ValidateBatch(batch) to have passed. Moves the events out of `batch`. Every
+// record carries `caller` (the stream's authenticated caller) in the kCallerHeader header, and
+// dead letters in DeadLetter.caller too.
 PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimits& limits,
-                           const IngestTopics& topics, absl::Time now);
+                           const IngestTopics& topics, absl::string_view caller, absl::Time now);
 
 // What a batch's delivery results mean for the client.
 struct BatchResult {

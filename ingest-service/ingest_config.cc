@@ -40,7 +40,28 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
   loader.Int("max_tags", &max_tags, "Most tags per event.");
   int64_t summary_rejections = static_cast<int64_t>(c.summary_rejections);
   loader.Int("summary_rejections", &summary_rejections, "Rejections listed in a summary.");
+  security::AddServerSecurityFlags(&loader, &c.security);
+  AddConnectionLimitFlags(&loader, &c.connection_limits);
+  int64_t max_streams = static_cast<int64_t>(c.max_streams);
+  loader.Int("max_streams", &max_streams, "Ingest streams open at once (0: no limit).");
+  int64_t max_streams_per_caller = static_cast<int64_t>(c.max_streams_per_caller);
+  loader.Int("max_streams_per_caller", &max_streams_per_caller,
+             "Ingest streams one caller may have open at once (0: no limit).");
+  loader.Double("caller_events_per_second", &c.caller_events_per_second,
+                "Events per second one caller may send (0: no limit).");
+  loader.Double("caller_burst_events", &c.caller_burst_events,
+                "Events a caller may send at once after a quiet spell (0: a second's worth).");
   RETURN_IF_ERROR(loader.Load(argc, argv));
+
+  if (max_streams < 0 || max_streams_per_caller < 0 || c.caller_events_per_second < 0 ||
+      c.caller_burst_events < 0) {
+    return absl::InvalidArgumentError(
+        "max_streams, max_streams_per_caller, caller_events_per_second and caller_burst_events "
+        "must be >= 0");
+  }
+  c.max_streams = static_cast<size_t>(max_streams);
+  c.max_streams_per_caller = static_cast<size_t>(max_streams_per_caller);
+  RETURN_IF_ERROR(security::CheckServerSecurity(c.listen_address, c.security));
 
   if (max_batch_events < 1 || max_tags < 0 || summary_rejections < 0) {
     return absl::InvalidArgumentError(

@@ -8,8 +8,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ingest-service/batch_preparer.h"
+#include "lib/common/grpc_server.h"
 #include "lib/events/validation.h"
 #include "lib/kafka/kafka_record_sink.h"
+#include "lib/security/server_security.h"
 
 namespace streammetrics::ingest {
 
@@ -35,6 +37,19 @@ struct IngestConfig {
   size_t max_message_bytes = 4 << 20;
   // Rejections listed in an IngestSummary.
   size_t summary_rejections = 20;
+  // TLS, mutual TLS, bearer tokens, and the rule against exposing the port unprotected.
+  security::ServerSecurityConfig security;
+  // What one client connection may take (gRPC's own limits).
+  ConnectionLimits connection_limits;
+  // Ingest streams open at once, over all callers and per caller; one more is refused with
+  // RESOURCE_EXHAUSTED. An idle stream costs about 10 KB (docs/security.md).
+  size_t max_streams = 4096;
+  size_t max_streams_per_caller = 1024;
+  // Events per second one caller may send over all its streams on this instance (0: no limit),
+  // and how many it may send at once after a quiet spell. Over it, its streams wait before
+  // reading their next batch.
+  double caller_events_per_second = 0;
+  double caller_burst_events = 0;  // 0: one second's worth
   // On SIGTERM: how long open streams may take to finish before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(30);
   // On SIGTERM, after the streams: how long Kafka may take to confirm what is in flight.

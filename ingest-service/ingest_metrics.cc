@@ -106,6 +106,35 @@ IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
            .Register(r)
            .Add({});
   serving_->Set(1);
+  auto& refused = BuildCounter()
+                      .Name("streammetrics_ingest_streams_refused_total")
+                      .Help(
+                          "Streams refused at open with RESOURCE_EXHAUSTED, by the limit hit: "
+                          "process_streams, caller_streams, caller_rate.")
+                      .Register(r);
+  streams_refused_ = {&refused.Add({{"reason", "process_streams"}}),
+                      &refused.Add({{"reason", "caller_streams"}}),
+                      &refused.Add({{"reason", "caller_rate"}})};
+  caller_events_ = &BuildCounter()
+                        .Name("streammetrics_ingest_caller_events_received_total")
+                        .Help("Events read from client streams, by authenticated caller.")
+                        .Register(r);
+  caller_streams_ = &BuildGauge()
+                         .Name("streammetrics_ingest_caller_open_streams")
+                         .Help("Client streams open, by authenticated caller.")
+                         .Register(r);
+  caller_paced_ = &BuildCounter()
+                       .Name("streammetrics_ingest_caller_paced_seconds_total")
+                       .Help(
+                           "Time streams waited before reading because their caller was over "
+                           "its event rate limit, by caller.")
+                       .Register(r);
+}
+
+IngestMetrics::CallerCounters IngestMetrics::ForCaller(const std::string& caller) {
+  // Family::Add returns the existing series for known labels (and is thread-safe).
+  return {&caller_events_->Add({{"caller", caller}}), &caller_streams_->Add({{"caller", caller}}),
+          &caller_paced_->Add({{"caller", caller}})};
 }
 
 void IngestMetrics::BatchRejected(v1::BatchRejectReason reason) {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <memory>
+#include <string>
 
 #include "absl/time/time.h"
 #include "lib/kafka/record_sink.h"
@@ -42,6 +43,23 @@ class IngestMetrics {
   void SetQueueDepth(size_t records) { queue_depth_->Set(static_cast<double>(records)); }
   void SetServing(bool serving) { serving_->Set(serving ? 1 : 0); }
 
+  // Why a stream was refused at open after authentication (authentication refusals are counted
+  // by the CallGuard).
+  enum class StreamRefusal { kProcessStreams, kCallerStreams, kCallerRate };
+  void StreamRefused(StreamRefusal why) { streams_refused_[static_cast<size_t>(why)]->Increment(); }
+  double streams_refused(StreamRefusal why) const {
+    return streams_refused_[static_cast<size_t>(why)]->Value();
+  }
+
+  // One caller's series of the per-caller counters. The pointers stay valid for the life of the
+  // IngestMetrics; a stream looks them up once, at open.
+  struct CallerCounters {
+    prometheus::Counter* events;         // events received
+    prometheus::Gauge* streams;          // streams open
+    prometheus::Counter* paced_seconds;  // time its streams waited for its rate limit
+  };
+  CallerCounters ForCaller(const std::string& caller);
+
   // Test read-outs.
   double batches_received() const { return batches_received_->Value(); }
   double open_streams() const { return open_streams_->Value(); }
@@ -68,6 +86,10 @@ class IngestMetrics {
   prometheus::Gauge* bytes_in_flight_;
   prometheus::Gauge* queue_depth_;
   prometheus::Gauge* serving_;
+  std::array<prometheus::Counter*, 3> streams_refused_{};
+  prometheus::Family<prometheus::Counter>* caller_events_;
+  prometheus::Family<prometheus::Gauge>* caller_streams_;
+  prometheus::Family<prometheus::Counter>* caller_paced_;
 };
 
 }  // namespace streammetrics::ingest

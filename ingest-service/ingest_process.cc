@@ -15,6 +15,8 @@
 #include "lib/common/metrics_exposer.h"
 #include "lib/common/status_macros.h"
 #include "lib/kafka/kafka_record_sink.h"
+#include "lib/security/call_guard.h"
+#include "lib/security/caller_limits.h"
 
 namespace streammetrics::ingest {
 
@@ -30,6 +32,9 @@ struct IngestProcess::Parts {
   std::atomic<GrpcServer*> health{nullptr};
   std::unique_ptr<kafka::KafkaRecordSink> sink;
   std::unique_ptr<ByteBudget> budget;
+  std::unique_ptr<security::CallGuard> guard;
+  std::unique_ptr<security::CallerSlots> streams;
+  std::unique_ptr<security::CallerRateLimiter> rate;
   std::unique_ptr<IngestServiceImpl> service;
   std::unique_ptr<GrpcServer> server;
 };
@@ -63,6 +68,13 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
   p->sink = *std::move(sink);
 
   p->budget = std::make_unique<ByteBudget>(c.process_bytes_limit);
+  ASSIGN_OR_RETURN(p->guard, security::CallGuard::Create(c.security, *p->metrics.registry()));
+  p->streams = std::make_unique<security::CallerSlots>("ingest streams", c.max_streams,
+                                                       c.max_streams_per_caller);
+  p->rate = std::make_unique<security::CallerRateLimiter>(
+      c.caller_events_per_second,
+      c.caller_burst_events > 0 ? c.caller_burst_events : c.caller_events_per_second,
+      RealClock::Get());
   IngestDeps deps;
   deps.sink = p->sink.get();
   deps.budget = p->budget.get();
@@ -72,12 +84,17 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
   deps.topics = c.topics;
   deps.stream_bytes_limit = c.stream_bytes_limit;
   deps.summary_rejections = c.summary_rejections;
+  deps.guard = p->guard.get();
+  deps.streams = p->streams.get();
+  deps.rate = p->rate.get();
   p->service = std::make_unique<IngestServiceImpl>(deps);
 
   GrpcServerOptions server_options;
   server_options.address = c.listen_address;
   server_options.max_receive_message_bytes = static_cast<int>(c.max_message_bytes);
   server_options.health_services = {kServiceName};
+  server_options.security = c.security;
+  server_options.limits = c.connection_limits;
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start(server_options, {p->service.get()});
   if (!server.ok()) return server.status();
@@ -89,7 +106,10 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
       .Kv("port", p->server->port())
       .Kv("metrics", c.metrics_address)
       .Kv("kafka", c.kafka.bootstrap_servers)
-      .Kv("events_topic", c.topics.events);
+      .Kv("events_topic", c.topics.events)
+      .Kv("tls", c.security.tls())
+      .Kv("mutual_tls", !c.security.tls_client_ca_file.empty())
+      .Kv("tokens", c.security.tokens());
   return std::unique_ptr<IngestProcess>(new IngestProcess(std::move(p)));
 }
 

@@ -3,6 +3,11 @@
 // process's budget, and turning delivery results into per-batch outcomes. The two RPCs differ only
 // in what they do with outcomes (summary vs. one ack each) and when they may finish.
 //
+// Each stream belongs to one caller (admitted by the service before the reactor exists): it holds
+// one of the caller's stream slots until OnDone, counts its events to the caller, and when the
+// caller is over its event rate it waits (a grpc::Alarm) before reading the next batch, so the
+// caller is slowed by TCP flow control instead of losing its stream.
+//
 // Ownership: the reactor owns itself through `self_` (set by Start, dropped in OnDone); delivery
 // callbacks hold a shared_ptr, so the reactor outlives every callback of its batches. It calls
 // Finish only once no batch is pending, so no callback can arrive after the RPC ended.
@@ -10,6 +15,8 @@
 #ifndef STREAMMETRICS_INGEST_SERVICE_INGEST_REACTOR_H_
 #define STREAMMETRICS_INGEST_SERVICE_INGEST_REACTOR_H_
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -18,13 +25,17 @@
 
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/arena.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 #include "ingest-service/batch_preparer.h"
 #include "ingest-service/byte_budget.h"
 #include "ingest-service/ingest_metrics.h"
 #include "lib/common/clock.h"
+#include "lib/common/log.h"
 #include "lib/events/validation.h"
 #include "lib/kafka/record_sink.h"
+#include "lib/security/call_guard.h"
+#include "lib/security/caller_limits.h"
 #include "streammetrics/v1/ingest.pb.h"
 
 namespace streammetrics::ingest {
@@ -41,6 +52,17 @@ struct IngestDeps {
   size_t stream_bytes_limit = 8 << 20;
   // Rejections listed in an IngestSummary (all are counted).
   size_t summary_rejections = 20;
+  // Who may open streams, how many, and at what event rate.
+  security::CallGuard* guard = nullptr;
+  security::CallerSlots* streams = nullptr;
+  security::CallerRateLimiter* rate = nullptr;
+};
+
+// A stream the service let in: whose it is, and the caller's stream slot it holds.
+struct StreamAdmission {
+  std::string caller;
+  std::string peer;
+  security::CallerSlots::Slot slot;
 };
 
 // What became of one batch, once final.
@@ -55,12 +77,19 @@ struct BatchOutcome {
 template <typename Base>
 class IngestReactor : public Base {
  public:
-  explicit IngestReactor(const IngestDeps& deps) : deps_(deps) {}
+  IngestReactor(const IngestDeps& deps, StreamAdmission admission)
+      : deps_(deps),
+        admission_(std::move(admission)),
+        caller_counters_(deps.metrics->ForCaller(admission_.caller)) {}
 
   // Takes ownership of itself and starts reading. Call once, right after construction.
   void Start(std::shared_ptr<IngestReactor> self) {
     self_ = std::move(self);
     deps_.metrics->StreamOpened();
+    caller_counters_.streams->Increment();
+    SM_LOG(Info, "ingest_stream_opened")
+        .Kv("caller", admission_.caller)
+        .Kv("peer", admission_.peer);
     {
       absl::MutexLock lock(&mu_);
       reading_ = true;
@@ -97,6 +126,12 @@ class IngestReactor : public Base {
 
   void OnDone() override {
     deps_.metrics->StreamClosed();
+    caller_counters_.streams->Decrement();
+    admission_.slot.Release();
+    SM_LOG(Info, "ingest_stream_closed")
+        .Kv("caller", admission_.caller)
+        .Kv("peer", admission_.peer)
+        .Kv("batches", batches_read_);
     // Last statement: may destroy `this` when no delivery callback holds it.
     std::shared_ptr<IngestReactor> keep = std::move(self_);
   }
@@ -118,6 +153,8 @@ class IngestReactor : public Base {
   }
 
   const IngestDeps& deps_;
+  StreamAdmission admission_;
+  const IngestMetrics::CallerCounters caller_counters_;
   absl::Mutex mu_;
   bool half_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
@@ -144,6 +181,15 @@ class IngestReactor : public Base {
     v1::MetricBatch& batch = *batch_;
     const auto events = static_cast<uint32_t>(batch.events_size());
     deps_.metrics->BatchReceived(events);
+    caller_counters_.events->Increment(events);
+    ++batches_read_;
+    if (deps_.rate->enabled()) {
+      const absl::Duration wait = deps_.rate->Reserve(admission_.caller, events);
+      if (wait > absl::ZeroDuration()) {
+        absl::MutexLock lock(&mu_);
+        read_after_ = deps_.clock->Now() + wait;
+      }
+    }
     if (std::optional<events::BatchViolation> violation =
             events::ValidateBatch(batch, deps_.limits)) {
       deps_.metrics->BatchRejected(violation->reason);
@@ -154,7 +200,8 @@ class IngestReactor : public Base {
       Record(std::move(outcome));
       return;
     }
-    PreparedBatch prepared = PrepareBatch(batch, deps_.limits, deps_.topics, deps_.clock->Now());
+    PreparedBatch prepared =
+        PrepareBatch(batch, deps_.limits, deps_.topics, admission_.caller, deps_.clock->Now());
     for (const v1::Rejection& r : prepared.rejections) deps_.metrics->EventRejected(r.reason());
     auto in_flight = std::make_shared<InFlight>(
         InFlight{prepared.sequence, events, prepared.bytes, std::move(prepared.rejections)});
@@ -222,6 +269,32 @@ class IngestReactor : public Base {
       if (action) action();  // may Finish: nothing touches `this` afterwards
       return;
     }
+    if (const absl::Duration wait = PaceWait(); wait > absl::ZeroDuration()) {
+      // Woken at least every 250 ms to look again: the wait is on deps_.clock, which a test may
+      // move, and a few wake-ups a second cost nothing.
+      const absl::Duration nap = std::min(wait, absl::Milliseconds(250));
+      bool park;
+      {
+        absl::MutexLock lock(&mu_);
+        reading_ = false;
+        action = NextActionLocked();  // as below: a cancel may have left the finish to us
+        park = !(half_closed_ || cancelled_ || finished_);
+        if (park) {
+          // Under mu_: once reading_ is false another thread may claim a read and park too.
+          // The alarm that may be running this very call stays alive one more round.
+          alarms_[1] = std::move(alarms_[0]);
+          alarms_[0] = std::make_unique<grpc::Alarm>();
+          std::weak_ptr<IngestReactor> weak = self_;
+          alarms_[0]->Set(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(nap),
+                          [weak](bool) {
+                            if (auto self = weak.lock()) self->ContinueReading(false);
+                          });
+        }
+      }
+      if (action) action();  // a Finish only comes with park == false
+      if (park) caller_counters_.paced_seconds->Increment(absl::ToDoubleSeconds(nap));
+      return;
+    }
     if (!deps_.budget->HasRoom()) {
       bool park;
       {
@@ -243,6 +316,15 @@ class IngestReactor : public Base {
     this->StartRead(FreshBatch());
   }
 
+  // How long the stream must still wait for its caller's rate limit before reading.
+  absl::Duration PaceWait() {
+    absl::MutexLock lock(&mu_);
+    if (read_after_ == absl::InfinitePast()) return absl::ZeroDuration();
+    const absl::Duration wait = read_after_ - deps_.clock->Now();
+    if (wait <= absl::ZeroDuration()) read_after_ = absl::InfinitePast();
+    return std::max(wait, absl::ZeroDuration());
+  }
+
   // The batch the next read fills: a new message on the emptied arena. Only called while no read
   // is in progress and HandleBatch is done with the previous batch (PrepareBatch copies out what
   // the records need).
@@ -261,6 +343,13 @@ class IngestReactor : public Base {
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t pending_batches_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set when the caller went over its rate: no read before then.
+  absl::Time read_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  uint64_t batches_read_ = 0;  // reads are sequential: only the reading thread touches it
+  // Pacing timers: [0] the one set last, [1] the one before, which may still be returning from
+  // the callback that set [0] (a grpc::Alarm is set once; destroying one inside its own callback
+  // is avoided).
+  std::unique_ptr<grpc::Alarm> alarms_[2] ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace streammetrics::ingest

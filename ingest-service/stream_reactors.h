@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ingest-service/ingest_reactor.h"
@@ -17,8 +18,8 @@ namespace streammetrics::ingest {
 
 class SummaryReactor final : public IngestReactor<grpc::ServerReadReactor<v1::MetricBatch>> {
  public:
-  SummaryReactor(const IngestDeps& deps, v1::IngestSummary* summary)
-      : IngestReactor(deps), summary_(summary) {}
+  SummaryReactor(const IngestDeps& deps, StreamAdmission admission, v1::IngestSummary* summary)
+      : IngestReactor(deps, std::move(admission)), summary_(summary) {}
 
  protected:
   void RecordRejectionsLocked(const std::vector<v1::Rejection>& rejections) override;
@@ -38,7 +39,8 @@ class SummaryReactor final : public IngestReactor<grpc::ServerReadReactor<v1::Me
 class AckReactor final
     : public IngestReactor<grpc::ServerBidiReactor<v1::MetricBatch, v1::BatchAck>> {
  public:
-  explicit AckReactor(const IngestDeps& deps) : IngestReactor(deps) {}
+  AckReactor(const IngestDeps& deps, StreamAdmission admission)
+      : IngestReactor(deps, std::move(admission)) {}
 
   void OnWriteDone(bool ok) override;
 

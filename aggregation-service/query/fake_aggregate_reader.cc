@@ -24,8 +24,21 @@ int FakeAggregateReader::calls() const {
   return calls_;
 }
 
+void FakeAggregateReader::Hold(bool held) {
+  absl::MutexLock lock(&mu_);
+  held_ = held;
+}
+
+int FakeAggregateReader::started() const {
+  absl::MutexLock lock(&mu_);
+  return started_;
+}
+
 absl::Status FakeAggregateReader::Call() {
   absl::MutexLock lock(&mu_);
+  ++started_;
+  mu_.Await(absl::Condition(
+      +[](bool* held) { return !*held; }, &held_));
   ++calls_;
   return failure_;
 }

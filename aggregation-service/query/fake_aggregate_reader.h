@@ -23,6 +23,9 @@ class FakeAggregateReader final : public AggregateReader {
   void SetFailure(absl::Status status);
   // Calls answered (failed ones included).
   int calls() const;
+  // While held, calls wait in the reader (a slow database); started() counts calls that began.
+  void Hold(bool held);
+  int started() const;
 
   absl::StatusOr<std::vector<v1::WindowAggregate>> QueryWindows(const WindowQuery& query) override;
   absl::StatusOr<std::optional<v1::WindowAggregate>> LatestWindow(
@@ -39,6 +42,8 @@ class FakeAggregateReader final : public AggregateReader {
   std::map<Key, v1::WindowAggregate> windows_ ABSL_GUARDED_BY(mu_);
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int started_ ABSL_GUARDED_BY(mu_) = 0;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace streammetrics::aggregation

@@ -18,7 +18,8 @@ namespace streammetrics::aggregation {
 
 struct PostgresReaderConfig {
   // libpq connection string or URL (the same database the checkpoints write).
-  std::string conninfo = "postgresql://streammetrics:streammetrics@127.0.0.1:55432/streammetrics";
+  // No password here: it comes with the URL (--pg_url, --pg_url_file), PGPASSWORD or ~/.pgpass.
+  std::string conninfo = "postgresql://streammetrics@127.0.0.1:55432/streammetrics";
   // Server-side limit on each query; a longer one fails with Unavailable.
   absl::Duration statement_timeout = absl::Seconds(10);
   // Limit on opening a connection (whole seconds, at least 2).

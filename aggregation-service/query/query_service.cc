@@ -23,8 +23,9 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
 // One WatchAggregates stream: carries out what its WatchQueue decides (watch_hub.h).
 class WatchReactor final : public grpc::ServerWriteReactor<v1::WindowAggregate> {
  public:
-  WatchReactor(WatchHub* hub, QueryMetrics* metrics, WatchFilter filter, size_t buffer)
-      : hub_(hub), metrics_(metrics), started_(absl::Now()) {
+  WatchReactor(WatchHub* hub, QueryMetrics* metrics, WatchFilter filter, size_t buffer,
+               security::CallerSlots::Slot slot)
+      : hub_(hub), metrics_(metrics), started_(absl::Now()), slot_(std::move(slot)) {
     watcher_ = std::make_shared<Watcher>();
     watcher_->queue = std::make_shared<WatchQueue>(std::move(filter), buffer);
     watcher_->execute = [this](WatchAction action) { Execute(std::move(action)); };
@@ -45,6 +46,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WindowAggregate> 
   }
 
   void OnDone() override {
+    slot_.Release();
     if (subscribed_) hub_->Unsubscribe(watcher_);
     metrics_->SetWatchers(hub_->watchers());
     metrics_->Answered(QueryMetrics::kWatchAggregates, final_code_, absl::Now() - started_);
@@ -69,17 +71,32 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WindowAggregate> 
   WatchHub* const hub_;
   QueryMetrics* const metrics_;
   const absl::Time started_;
+  security::CallerSlots::Slot slot_;  // one of the caller's watchers
   std::shared_ptr<Watcher> watcher_;
   bool subscribed_ = true;
   // Written before Finish, read in OnDone, which gRPC runs after Finish.
   absl::StatusCode final_code_ = absl::StatusCode::kOk;
 };
 
+// A call refused before any work: ends with `status` at once.
+template <typename Base>
+class Refused final : public Base {
+ public:
+  explicit Refused(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 QueryServiceImpl::QueryServiceImpl(QueryServiceOptions options, QueryHandler* handler,
-                                   WatchHub* hub, QueryMetrics* metrics)
+                                   WatchHub* hub, QueryMetrics* metrics, security::CallGuard* guard)
     : options_(options),
+      own_guard_(guard != nullptr
+                     ? nullptr
+                     : std::make_unique<security::CallGuard>(nullptr, *metrics->registry())),
+      guard_(guard != nullptr ? guard : own_guard_.get()),
+      watchers_("watchers", options.max_watchers, options.max_watchers_per_caller),
+      queued_("queued queries", 0, options.max_queued_calls_per_caller),
       handler_(handler),
       hub_(hub),
       metrics_(metrics),
@@ -90,22 +107,34 @@ grpc::ServerUnaryReactor* QueryServiceImpl::RunUnary(grpc::CallbackServerContext
                                                      QueryMetrics::Rpc rpc, Answer answer) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time arrived = absl::Now();
+  absl::StatusOr<std::string> caller = guard_->Admit(*context, security::Scope::kQuery);
+  auto slot = std::make_shared<security::CallerSlots::Slot>();
+  absl::Status admitted = caller.status();
+  if (admitted.ok()) admitted = queued_.Acquire(*caller, slot.get());
+  if (!admitted.ok()) {
+    metrics_->Answered(rpc, admitted.code(), absl::Now() - arrived);
+    reactor->Finish(ToGrpcStatus(admitted));
+    return reactor;
+  }
   const absl::Time deadline = std::min(DeadlineOf(context), arrived + options_.max_call_duration);
   QueryMetrics* metrics = metrics_;
-  const bool queued = workers_.Submit([reactor, context, arrived, deadline, metrics, rpc, answer] {
-    absl::Status status;
-    if (context->IsCancelled()) {
-      status = absl::CancelledError("the call was cancelled before it ran");
-    } else if (absl::Now() > deadline) {
-      status = absl::DeadlineExceededError(
-          "the deadline passed while the call waited for a query thread: the service is busy; "
-          "retry with backoff");
-    } else {
-      status = answer(deadline, [context] { return context->IsCancelled(); });
-    }
-    metrics->Answered(rpc, status.code(), absl::Now() - arrived);
-    reactor->Finish(ToGrpcStatus(status));
-  });
+  // The task holds the caller's slot until it has answered.
+  const bool queued =
+      workers_.Submit([reactor, context, arrived, deadline, metrics, rpc, answer, slot] {
+        absl::Status status;
+        if (context->IsCancelled()) {
+          status = absl::CancelledError("the call was cancelled before it ran");
+        } else if (absl::Now() > deadline) {
+          status = absl::DeadlineExceededError(
+              "the deadline passed while the call waited for a query thread: the service is busy; "
+              "retry with backoff");
+        } else {
+          status = answer(deadline, [context] { return context->IsCancelled(); });
+        }
+        metrics->Answered(rpc, status.code(), absl::Now() - arrived);
+        slot->Release();
+        reactor->Finish(ToGrpcStatus(status));
+      });
   if (!queued) {
     const absl::Status busy = absl::ResourceExhaustedError(
         absl::StrCat(options_.max_queued_calls,
@@ -163,20 +192,20 @@ grpc::ServerUnaryReactor* QueryServiceImpl::Summarize(grpc::CallbackServerContex
 
 grpc::ServerWriteReactor<v1::WindowAggregate>* QueryServiceImpl::WatchAggregates(
     grpc::CallbackServerContext* context, const v1::WatchAggregatesRequest* request) {
-  (void)context;
-  absl::StatusOr<WatchFilter> filter = ParseWatch(*request, handler_->limits());
-  if (!filter.ok()) {
-    // A reactor that finishes at once: the stream ends with the reason before any window.
-    class Refused final : public grpc::ServerWriteReactor<v1::WindowAggregate> {
-     public:
-      explicit Refused(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
-      void OnDone() override { delete this; }
-    };
-    metrics_->Answered(QueryMetrics::kWatchAggregates, filter.status().code(),
-                       absl::ZeroDuration());
-    return new Refused(filter.status());
+  using Reactor = grpc::ServerWriteReactor<v1::WindowAggregate>;
+  absl::StatusOr<std::string> caller = guard_->Admit(*context, security::Scope::kQuery);
+  absl::StatusOr<WatchFilter> filter =
+      caller.ok() ? ParseWatch(*request, handler_->limits()) : caller.status();
+  security::CallerSlots::Slot slot;
+  absl::Status admitted = filter.status();
+  if (admitted.ok()) admitted = watchers_.Acquire(*caller, &slot);
+  if (!admitted.ok()) {
+    // The stream ends with the reason before any window.
+    metrics_->Answered(QueryMetrics::kWatchAggregates, admitted.code(), absl::ZeroDuration());
+    return new Refused<Reactor>(admitted);
   }
-  return new WatchReactor(hub_, metrics_, *std::move(filter), options_.watch_buffer);
+  return new WatchReactor(hub_, metrics_, *std::move(filter), options_.watch_buffer,
+                          std::move(slot));
 }
 
 }  // namespace streammetrics::aggregation

@@ -1,17 +1,22 @@
 // QueryServiceImpl: the gRPC callback service of streammetrics.v1.QueryService. Thin on purpose:
-// unary calls go to QueryWorkers (queries block on PostgreSQL; reactions must not) and run the
+// every call is first admitted by the CallGuard (bearer token with the query scope) under a
+// caller name, which bounds what one caller may hold (queued calls, watchers); unary calls go
+// to QueryWorkers (queries block on PostgreSQL; reactions must not) and run the
 // QueryHandler there; WatchAggregates streams are write reactors fed by the WatchHub. The status
 // conversion happens here, once (lib/common/grpc_status.h).
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_QUERY_QUERY_SERVICE_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_QUERY_QUERY_SERVICE_H_
 
 #include <cstddef>
+#include <memory>
 
 #include "absl/time/time.h"
 #include "aggregation-service/query/query_handler.h"
 #include "aggregation-service/query/query_metrics.h"
 #include "aggregation-service/query/query_workers.h"
 #include "aggregation-service/query/watch_hub.h"
+#include "lib/security/call_guard.h"
+#include "lib/security/caller_limits.h"
 #include "streammetrics/v1/query.grpc.pb.h"
 
 namespace streammetrics::aggregation {
@@ -27,6 +32,11 @@ struct QueryServiceOptions {
   // WatchAggregates streams open at once; one more is refused with RESOURCE_EXHAUSTED. With
   // watch_buffer it bounds the memory watchers can hold.
   size_t max_watchers = 100;
+  // Watchers one caller may hold, so one dashboard gone wild leaves room for the others.
+  size_t max_watchers_per_caller = 25;
+  // Unary calls of one caller waiting for or holding a query thread; one more is refused with
+  // RESOURCE_EXHAUSTED, so one caller cannot fill the queue that every caller shares.
+  size_t max_queued_calls_per_caller = 64;
   // Longest a unary call may run, whatever deadline its client set (or none): a Summarize over
   // 31 days of many series must not hold a worker, or the server's shutdown, for minutes.
   absl::Duration max_call_duration = absl::Seconds(30);
@@ -34,10 +44,11 @@ struct QueryServiceOptions {
 
 class QueryServiceImpl final : public v1::QueryService::CallbackService {
  public:
-  // `handler`, `hub` and `metrics` must outlive the service. Call hub->Close() before shutting
-  // the server down, so open watch streams end (gRPC's Shutdown waits for them).
+  // `handler`, `hub`, `metrics` and `guard` must outlive the service. Call hub->Close() before
+  // shutting the server down, so open watch streams end (gRPC's Shutdown waits for them). A null
+  // `guard` (tests) admits everyone as "anonymous".
   QueryServiceImpl(QueryServiceOptions options, QueryHandler* handler, WatchHub* hub,
-                   QueryMetrics* metrics);
+                   QueryMetrics* metrics, security::CallGuard* guard = nullptr);
 
   grpc::ServerUnaryReactor* QueryAggregates(grpc::CallbackServerContext* context,
                                             const v1::QueryAggregatesRequest* request,
@@ -62,6 +73,10 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                                      Answer answer);
 
   const QueryServiceOptions options_;
+  std::unique_ptr<security::CallGuard> own_guard_;  // when none was given
+  security::CallGuard* const guard_;
+  security::CallerSlots watchers_;
+  security::CallerSlots queued_;
   QueryHandler* const handler_;
   WatchHub* const hub_;
   QueryMetrics* const metrics_;

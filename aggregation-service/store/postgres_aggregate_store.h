@@ -32,7 +32,8 @@ namespace streammetrics::aggregation {
 struct PostgresStoreConfig {
   // libpq connection string or URL. Default: the local stack's database,
   // "postgresql://streammetrics:streammetrics@127.0.0.1:55432/streammetrics".
-  std::string conninfo = "postgresql://streammetrics:streammetrics@127.0.0.1:55432/streammetrics";
+  // No password here: it comes with the URL (--pg_url, --pg_url_file), PGPASSWORD or ~/.pgpass.
+  std::string conninfo = "postgresql://streammetrics@127.0.0.1:55432/streammetrics";
   // Consumer group whose progress, dedup chunks and outbox the store reads and writes; instances
   // of one deployment share it. Default "streammetrics-aggregation".
   std::string consumer_group = "streammetrics-aggregation";

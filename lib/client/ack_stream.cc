@@ -1,13 +1,18 @@
 #include "lib/client/ack_stream.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "absl/strings/numbers.h"
 
 namespace streammetrics::client {
 
-AckStream::AckStream(v1::IngestService::StubInterface* stub, Listener* listener)
-    : stub_(stub), listener_(listener) {}
+AckStream::AckStream(v1::IngestService::StubInterface* stub, Listener* listener,
+                     const security::ClientSecurityConfig* security)
+    : stub_(stub), security_(security), listener_(listener) {}
 
 void AckStream::Start() {
+  security::AddCallCredentials(*security_, &context_);
   stub_->async()->IngestStream(&context_, this);
   // Writes come from the owner's threads, outside reactions: the hold keeps the call from
   // completing under them.
@@ -82,6 +87,17 @@ void AckStream::OnWriteDone(bool ok) {
   if (release) RemoveHold();
 }
 
-void AckStream::OnDone(const grpc::Status& status) { listener_->OnStreamDone(status); }
+void AckStream::OnDone(const grpc::Status& status) {
+  absl::Duration retry_after;
+  const auto& trailers = context_.GetServerTrailingMetadata();
+  if (auto it = trailers.find("streammetrics-retry-after-ms"); it != trailers.end()) {
+    int64_t ms = 0;
+    // At most a minute: a server cannot park a client for longer by mistake or malice.
+    if (absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &ms) && ms > 0) {
+      retry_after = absl::Milliseconds(std::min<int64_t>(ms, 60'000));
+    }
+  }
+  listener_->OnStreamDone(status, retry_after);
+}
 
 }  // namespace streammetrics::client

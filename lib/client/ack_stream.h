@@ -14,7 +14,9 @@
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "lib/security/client_security.h"
 #include "streammetrics/v1/ingest.grpc.pb.h"
 
 namespace streammetrics::client {
@@ -29,12 +31,15 @@ class AckStream final : public grpc::ClientBidiReactor<v1::MetricBatch, v1::Batc
     virtual void OnAck(const v1::BatchAck& ack) = 0;
     // The write started by Write finished; `ok` false means the call is broken.
     virtual void OnWriteDone(bool ok) = 0;
-    // The call is over (OK only after a half-close the server answered cleanly).
-    virtual void OnStreamDone(const grpc::Status& status) = 0;
+    // The call is over (OK only after a half-close the server answered cleanly). `retry_after`
+    // is what the server asked the client to wait before the next stream (its
+    // streammetrics-retry-after-ms trailer), zero when it did not.
+    virtual void OnStreamDone(const grpc::Status& status, absl::Duration retry_after) = 0;
   };
 
-  // `stub` and `listener` must outlive the call.
-  AckStream(v1::IngestService::StubInterface* stub, Listener* listener);
+  // `stub`, `listener` and `security` (whose token goes with the call) must outlive the call.
+  AckStream(v1::IngestService::StubInterface* stub, Listener* listener,
+            const security::ClientSecurityConfig* security);
 
   // Starts the call and the first read. Call once.
   void Start();
@@ -58,6 +63,7 @@ class AckStream final : public grpc::ClientBidiReactor<v1::MetricBatch, v1::Batc
 
  private:
   v1::IngestService::StubInterface* const stub_;
+  const security::ClientSecurityConfig* const security_;
   Listener* const listener_;
   grpc::ClientContext context_;
   v1::BatchAck ack_;  // the read buffer; one read in flight at a time

@@ -5,33 +5,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
-#include "grpcpp/support/channel_arguments.h"
 
 namespace streammetrics::client {
-namespace {
-
-int ToMillis(absl::Duration d) {
-  return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, 1 << 30));
-}
-
-// gRPC's own reconnection backoff (1 s initial, 120 s max by default) would otherwise hold a
-// channel in TRANSIENT_FAILURE far longer than our backoff: align it.
-std::shared_ptr<grpc::Channel> MakeChannel(const MetricsClientOptions& options) {
-  if (options.channel != nullptr) return options.channel;
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, ToMillis(options.initial_backoff));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, ToMillis(options.initial_backoff));
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, ToMillis(options.max_backoff));
-  return grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
-}
-
-}  // namespace
-
 ClientCore::ClientCore(MetricsClientOptions options, uint64_t first_sequence)
     : options_(std::move(options)),
-      channel_(MakeChannel(options_)),
+      channel_(options_.channel),
       stub_(v1::IngestService::NewStub(channel_)),
       window_(BatchWindowOptions{options_.client_id, first_sequence, options_.max_batch_events,
                                  options_.max_batch_delay}),
@@ -182,8 +160,9 @@ void ClientCore::OnWriteDone(bool ok) {
   MaybeWrite();
 }
 
-void ClientCore::OnStreamDone(const grpc::Status& status) {
+void ClientCore::OnStreamDone(const grpc::Status& status, absl::Duration retry_after) {
   absl::MutexLock lock(&mu_);
+  retry_after_ = retry_after;
   window_.OnStreamLost();
   stream_live_ = false;
   write_in_flight_ = false;
@@ -254,10 +233,11 @@ void ClientCore::Run() {
         stream_done_ = false;
         ended = std::move(stream_);
         stream_ = nullptr;
-        next_connect_at_ = now + backoff_.Next();
+        // A server that said how long to wait (RESOURCE_EXHAUSTED) is not asked sooner.
+        next_connect_at_ = now + std::max(backoff_.Next(), std::exchange(retry_after_, {}));
       }
       if (stream_ == nullptr && !closing_ && now >= next_connect_at_) {
-        to_start = std::make_shared<AckStream>(stub_.get(), this);
+        to_start = std::make_shared<AckStream>(stub_.get(), this, &options_.security);
         stream_ = to_start;
         writes_finished_ = false;
         ++streams_started_;

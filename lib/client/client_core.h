@@ -45,7 +45,7 @@ class ClientCore final : public AckStream::Listener {
   // AckStream::Listener (gRPC callback threads).
   void OnAck(const v1::BatchAck& ack) override;
   void OnWriteDone(bool ok) override;
-  void OnStreamDone(const grpc::Status& status) override;
+  void OnStreamDone(const grpc::Status& status, absl::Duration retry_after) override;
 
  private:
   void Run();
@@ -73,6 +73,7 @@ class ClientCore final : public AckStream::Listener {
   bool stream_done_ ABSL_GUARDED_BY(mu_) = false;      // OnStreamDone came; runner drops it
   absl::Time next_connect_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string last_stream_error_ ABSL_GUARDED_BY(mu_);
+  absl::Duration retry_after_ ABSL_GUARDED_BY(mu_);  // asked by the server that ended the stream
 
   // Runner wake-ups: new open batch (new deadline), stream ended, stop.
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

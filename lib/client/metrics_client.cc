@@ -1,5 +1,6 @@
 #include "lib/client/metrics_client.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,10 @@
 
 namespace streammetrics::client {
 namespace {
+
+int ToMillis(absl::Duration d) {
+  return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, 1 << 30));
+}
 
 absl::Status ValidateOptions(const MetricsClientOptions& o) {
   RETURN_IF_ERROR(ValidateClientId(o.client_id));
@@ -37,6 +42,16 @@ absl::Status ValidateOptions(const MetricsClientOptions& o) {
 
 absl::StatusOr<std::unique_ptr<MetricsClient>> MetricsClient::Create(MetricsClientOptions options) {
   RETURN_IF_ERROR(ValidateOptions(options));
+  if (options.channel == nullptr) {
+    // gRPC's own reconnection backoff (1 s initial, 120 s max by default) would otherwise hold a
+    // channel in TRANSIENT_FAILURE far longer than our backoff: align it.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, ToMillis(options.initial_backoff));
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, ToMillis(options.initial_backoff));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, ToMillis(options.max_backoff));
+    ASSIGN_OR_RETURN(options.channel,
+                     security::MakeChannel(options.target, options.security, args));
+  }
   // Wall-clock microseconds: a restarted process starts above where its predecessor was.
   const uint64_t first_sequence =
       options.first_sequence.value_or(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())));

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "lib/security/client_security.h"
 #include "streammetrics/v1/ingest.pb.h"
 
 namespace streammetrics::client {
@@ -50,6 +51,10 @@ struct MetricsClientOptions {
   std::string target = "127.0.0.1:50051";
   // A channel to use instead of one to `target` (custom credentials or arguments, tests).
   std::shared_ptr<grpc::Channel> channel;
+  // TLS to the server (its CA, an optional client certificate) and the bearer token sent with
+  // every stream (docs/security.md). TLS settings are ignored when `channel` is given; the token
+  // is always sent.
+  security::ClientSecurityConfig security;
   // Stable identity of this client instance, 1..128 bytes, no control characters. Required; two
   // clients must never share one (it is part of every event's idempotency key).
   std::string client_id;

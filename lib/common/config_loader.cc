@@ -93,6 +93,31 @@ void ConfigLoader::Duration(std::string name, absl::Duration* field, std::string
       });
 }
 
+void ConfigLoader::Secret(std::string name, std::string* field, std::string help) {
+  Add(name, help, field->empty() ? "" : "(set, not shown)", false, [field](absl::string_view v) {
+    *field = std::string(v);
+    return absl::OkStatus();
+  });
+  const std::string file_flag = absl::StrCat(name, "_file");
+  Add(file_flag, absl::StrCat("File holding --", name, " (a secret: ", help, ")"), "", false,
+      [field, file_flag](absl::string_view path) {
+        std::FILE* f = std::fopen(std::string(path).c_str(), "rb");
+        if (f == nullptr) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--", file_flag, " (", EnvName(file_flag), "): cannot read ", path));
+        }
+        std::string value;
+        char buffer[4096];
+        size_t n = 0;
+        while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) value.append(buffer, n);
+        std::fclose(f);
+        if (absl::EndsWith(value, "\n")) value.pop_back();
+        if (absl::EndsWith(value, "\r")) value.pop_back();
+        *field = std::move(value);
+        return absl::OkStatus();
+      });
+}
+
 absl::Status ConfigLoader::Load(int argc, const char* const* argv, const Getenv& getenv) {
   for (Field& f : fields_) {
     const std::string env = EnvName(f.name);

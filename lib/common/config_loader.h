@@ -32,6 +32,10 @@ class ConfigLoader {
   void Bytes(std::string name, size_t* field, std::string help);
   // A duration in absl syntax ("250ms", "30s", "5m", "24h").
   void Duration(std::string name, absl::Duration* field, std::string help);
+  // A secret (a password, a token, a URL with a password): given directly, or read from a file
+  // named by --<name>_file / STREAMMETRICS_<NAME>_FILE (one trailing newline dropped), so it need
+  // not appear on a command line or in the environment. --help never prints its value.
+  void Secret(std::string name, std::string* field, std::string help);
 
   using Getenv = std::function<const char*(const char*)>;
 

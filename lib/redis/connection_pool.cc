@@ -106,6 +106,23 @@ absl::StatusOr<Context> ConnectionPool::Connect() {
   if (redisSetTimeout(c.get(), absl::ToTimeval(config_.command_timeout)) != REDIS_OK) {
     return absl::UnavailableError(absl::StrCat("setting the timeout: ", ContextError(c.get())));
   }
+  if (!config_.password.empty()) {
+    // Binary-safe arguments: the password is never formatted into a command string.
+    const bool acl = !config_.username.empty();
+    const char* argv[3] = {"AUTH", acl ? config_.username.c_str() : config_.password.c_str(),
+                           config_.password.c_str()};
+    const size_t lens[3] = {4, acl ? config_.username.size() : config_.password.size(),
+                            config_.password.size()};
+    auto* reply = static_cast<redisReply*>(redisCommandArgv(c.get(), acl ? 3 : 2, argv, lens));
+    if (reply == nullptr) {
+      return absl::UnavailableError(absl::StrCat("AUTH: ", ContextError(c.get())));
+    }
+    const bool refused = reply->type == REDIS_REPLY_ERROR;
+    const std::string error = refused ? std::string(reply->str, reply->len) : "";
+    freeReplyObject(reply);
+    // Redis's message ("WRONGPASS invalid username-password pair") names no secret.
+    if (refused) return absl::UnauthenticatedError(absl::StrCat("Redis AUTH refused: ", error));
+  }
   if (on_connect_) {
     if (absl::Status s = on_connect_(c.get()); !s.ok()) {
       return absl::UnavailableError(s.message());

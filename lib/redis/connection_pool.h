@@ -58,6 +58,10 @@ struct PoolConfig {
   // Address of the Redis server (an IP address, or a name resolved at each connect).
   std::string host = "127.0.0.1";
   int port = 56379;
+  // Sent with AUTH on every new connection when not empty (Redis `requirepass`, or an ACL user's
+  // password with `username`). Never logged.
+  std::string username;
+  std::string password;
   // Limit on opening a TCP connection.
   absl::Duration connect_timeout = absl::Milliseconds(200);
   // Limit on each socket read or write of a command (not on a whole pipeline); exceeding it is an

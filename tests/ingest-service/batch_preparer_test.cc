@@ -24,7 +24,8 @@ std::optional<std::string> Header(const kafka::Record& r, absl::string_view name
 TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLetters) {
   v1::MetricBatch batch = Batch(kNow, 7, 4, /*nan_at=*/2);
   const v1::MetricBatch original = batch;
-  PreparedBatch p = PrepareBatch(batch, events::ValidationLimits{}, IngestTopics{}, kNow);
+  PreparedBatch p =
+      PrepareBatch(batch, events::ValidationLimits{}, IngestTopics{}, "checkout-writer", kNow);
   ASSERT_EQ(p.records.size(), 4u);
   EXPECT_EQ(p.sequence, 7u);
   size_t bytes = 0;
@@ -32,6 +33,7 @@ TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLette
     const kafka::Record& r = p.records[i];
     bytes += r.ByteSize();
     EXPECT_EQ(r.key, events::SeriesKey(original.events(i)));
+    EXPECT_EQ(Header(r, kCallerHeader), "checkout-writer");
     auto key = events::DecodeHeaders(
         [&](absl::string_view n) { return events::LastHeader(r.headers, n); });
     ASSERT_TRUE(key.ok()) << key.status();
@@ -45,6 +47,7 @@ TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLette
       EXPECT_THAT(dead.detail(), ::testing::HasSubstr("value"));
       EXPECT_EQ(dead.source_service(), "ingest-service");
       EXPECT_EQ(dead.client_id(), "client-a");
+      EXPECT_EQ(dead.caller(), "checkout-writer");
       EXPECT_EQ(dead.sequence(), 7u);
       EXPECT_EQ(dead.event_index(), 2u);
       v1::MetricEvent back;
@@ -69,7 +72,8 @@ TEST(BatchPreparerTest, OneRecordPerEventValidOnesToEventsInvalidOnesToDeadLette
 TEST(BatchPreparerTest, DeadLetterWithoutSeriesPartsHasEmptyKey) {
   v1::MetricBatch batch = Batch(kNow, 1, 1);
   batch.mutable_events(0)->clear_service_id();
-  PreparedBatch p = PrepareBatch(batch, events::ValidationLimits{}, IngestTopics{}, kNow);
+  PreparedBatch p =
+      PrepareBatch(batch, events::ValidationLimits{}, IngestTopics{}, "anonymous", kNow);
   ASSERT_EQ(p.records.size(), 1u);
   EXPECT_EQ(p.records[0].topic, "metrics-dead-letter");
   EXPECT_EQ(p.records[0].key, "");

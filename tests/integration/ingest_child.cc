@@ -14,8 +14,10 @@
 namespace streammetrics::testing {
 
 IngestChild::IngestChild(const std::string& events_topic, const std::string& dead_letter_topic,
-                         std::vector<std::string> extra_flags)
-    : port_(FreePort()),
+                         std::vector<std::string> extra_flags,
+                         security::ClientSecurityConfig client)
+    : client_(std::move(client)),
+      port_(FreePort()),
       address_(absl::StrCat("127.0.0.1:", port_)),
       metrics_address_(absl::StrCat("127.0.0.1:", FreePort())) {
   args_ = {STREAMMETRICS_INGEST_BIN,
@@ -44,8 +46,9 @@ int IngestChild::Stop(int signal) {
 }
 
 bool IngestChild::AwaitServing(absl::Duration timeout) const {
-  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-  auto stub = grpc::health::v1::Health::NewStub(channel);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = security::MakeChannel(address_, client_);
+  if (!channel.ok()) return false;
+  auto stub = grpc::health::v1::Health::NewStub(*channel);
   return PollUntil(timeout, [&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -9,14 +9,17 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "lib/security/client_security.h"
 
 namespace streammetrics::testing {
 
 class IngestChild {
  public:
   // Starts the binary writing to `events_topic` and `dead_letter_topic`, with extra flags.
+  // `client` is how AwaitServing reaches it (TLS settings, when the flags turn TLS on).
   IngestChild(const std::string& events_topic, const std::string& dead_letter_topic,
-              std::vector<std::string> extra_flags = {});
+              std::vector<std::string> extra_flags = {},
+              security::ClientSecurityConfig client = {});
   ~IngestChild();  // SIGKILL if still running
   IngestChild(const IngestChild&) = delete;
   IngestChild& operator=(const IngestChild&) = delete;
@@ -31,9 +34,11 @@ class IngestChild {
   const std::string& address() const { return address_; }
   int port() const { return port_; }
   const std::string& metrics_address() const { return metrics_address_; }
+  pid_t pid() const { return pid_; }
 
  private:
   std::vector<std::string> args_;
+  security::ClientSecurityConfig client_;
   int port_;
   std::string address_;
   std::string metrics_address_;

@@ -31,8 +31,9 @@ std::string KafkaBootstrap() {
 }
 
 std::string PostgresUrl() {
-  return EnvOr("STREAMMETRICS_PG_URL",
-               "postgresql://streammetrics:streammetrics@127.0.0.1:55432/streammetrics");
+  // The local stack's password comes with STREAMMETRICS_PG_URL (deploy/local/lib.sh) or
+  // PGPASSWORD; none is compiled in.
+  return EnvOr("STREAMMETRICS_PG_URL", "postgresql://streammetrics@127.0.0.1:55432/streammetrics");
 }
 
 std::string RedisHost() { return EnvOr("STREAMMETRICS_REDIS_HOST", "127.0.0.1"); }

@@ -51,8 +51,15 @@ void ShowProgress(LoadRunner& runner, Ledger& ledger, const StopSignals& signals
 bool VerifyWithProgress(const LoadgenConfig& config, const SeriesCatalog& catalog,
                         const Ledger& ledger, RunSummary* summary) {
   const bool tty = StderrIsTerminal();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      security::MakeChannel(config.query_target, config.run.security);
+  if (!channel.ok()) {
+    std::printf("verify: %s\n", std::string(channel.status().message()).c_str());
+    return false;
+  }
   GrpcWindowQuery query(
-      grpc::CreateChannel(config.query_target, grpc::InsecureChannelCredentials()));
+      *std::move(channel), absl::Seconds(30),
+      config.query_token.empty() ? config.run.security.token : config.query_token);
   VerifyOptions options;
   options.services = catalog.services();
   options.timeout = config.verify_timeout;

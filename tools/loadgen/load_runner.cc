@@ -67,6 +67,7 @@ absl::Status LoadRunner::Run() {
   for (int64_t i = 0; i < options_.streams; ++i) {
     client::MetricsClientOptions o;
     o.target = options_.target;
+    o.security = options_.security;
     o.client_id = absl::StrCat(options_.run_id, "-", i);
     o.max_batch_events = static_cast<size_t>(options_.batch_size);
     o.max_batch_delay = options_.max_batch_delay;

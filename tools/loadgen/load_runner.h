@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "lib/client/metrics_client.h"
+#include "lib/security/client_security.h"
 #include "tools/loadgen/ledger.h"
 #include "tools/loadgen/series_catalog.h"
 #include "tools/loadgen/value_distribution.h"
@@ -24,6 +25,8 @@ namespace streammetrics::loadgen {
 
 struct RunOptions {
   std::string target = "127.0.0.1:50051";
+  // TLS and the bearer token (ingest scope) of the clients.
+  security::ClientSecurityConfig security;
   // Prefix of client ids ("<run_id>-<stream>") and of service names.
   std::string run_id = "lg";
   int64_t streams = 4;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "lib/common/config_loader.h"
+#include "lib/security/client_security.h"
 
 namespace streammetrics::loadgen {
 
@@ -43,6 +44,9 @@ absl::StatusOr<LoadgenConfig> LoadLoadgenConfig(int argc, const char* const* arg
   loader.Bool("verify", &c.verify,
               "After the run, wait for final windows and compare them with the ledger.");
   loader.String("query_target", &c.query_target, "QueryService address used by --verify.");
+  security::AddClientSecurityFlags(&loader, &r.security);
+  loader.Secret("query_token", &c.query_token,
+                "bearer token for --verify's queries, if not --token");
   loader.Duration("verify_timeout", &c.verify_timeout,
                   "How long --verify waits for every window to be final and equal.");
   loader.Duration("progress_interval", &c.progress_interval, "Progress line period.");

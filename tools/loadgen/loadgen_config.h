@@ -21,8 +21,10 @@ struct LoadgenConfig {
   std::string values = "lognormal:3:1";
   // After the run, wait for the windows to be final and compare them with the ledger.
   bool verify = false;
-  // QueryService address used by --verify.
+  // QueryService address used by --verify, and the token for it (query scope) when it differs
+  // from run.security.token; run.security's TLS settings apply to it too.
   std::string query_target = "127.0.0.1:50052";
+  std::string query_token;
   // How long --verify waits for every window to be final and equal.
   absl::Duration verify_timeout = absl::Minutes(3);
   // Every how often the progress line is printed (on stderr).

@@ -89,8 +89,10 @@ VerifyReport Compare(const std::vector<LedgerWindow>& expected,
 }
 
 GrpcWindowQuery::GrpcWindowQuery(std::shared_ptr<grpc::Channel> channel,
-                                 absl::Duration call_timeout)
-    : stub_(v1::QueryService::NewStub(std::move(channel))), call_timeout_(call_timeout) {}
+                                 absl::Duration call_timeout, std::string token)
+    : stub_(v1::QueryService::NewStub(std::move(channel))), call_timeout_(call_timeout) {
+  credentials_.token = std::move(token);
+}
 
 absl::StatusOr<std::vector<ObservedWindow>> GrpcWindowQuery::Windows(const std::string& service,
                                                                      v1::WindowSize size,
@@ -106,6 +108,7 @@ absl::StatusOr<std::vector<ObservedWindow>> GrpcWindowQuery::Windows(const std::
   do {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
+    security::AddCallCredentials(credentials_, &context);
     v1::QueryAggregatesResponse response;
     grpc::Status status = stub_->QueryAggregates(&context, request, &response);
     if (!status.ok()) {

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "lib/common/clock.h"
+#include "lib/security/client_security.h"
 #include "streammetrics/v1/query.grpc.pb.h"
 #include "tools/loadgen/ledger.h"
 
@@ -79,8 +80,9 @@ class WindowQuery {
 // QueryService.QueryAggregates, 1000 windows per page.
 class GrpcWindowQuery final : public WindowQuery {
  public:
+  // `token`, if not empty, goes with every call as a bearer token.
   explicit GrpcWindowQuery(std::shared_ptr<grpc::Channel> channel,
-                           absl::Duration call_timeout = absl::Seconds(30));
+                           absl::Duration call_timeout = absl::Seconds(30), std::string token = "");
   absl::StatusOr<std::vector<ObservedWindow>> Windows(const std::string& service,
                                                       v1::WindowSize size, absl::Time start,
                                                       absl::Time end) override;
@@ -88,6 +90,7 @@ class GrpcWindowQuery final : public WindowQuery {
  private:
   std::unique_ptr<v1::QueryService::Stub> stub_;
   absl::Duration call_timeout_;
+  security::ClientSecurityConfig credentials_;  // only its token is used
 };
 
 struct VerifyOptions {

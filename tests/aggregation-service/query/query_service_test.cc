@@ -4,6 +4,8 @@
 // closes.
 #include "aggregation-service/query/query_service.h"
 
+#include <fstream>
+#include <future>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -14,6 +16,8 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "lib/security/token_authenticator.h"
+#include "lib/security/token_file.h"
 #include "tests/aggregation-service/query/query_test_util.h"
 #include "tests/support/stack.h"
 
@@ -26,13 +30,13 @@ using testing::MakeWindow;
 
 class QueryServiceTest : public ::testing::Test {
  protected:
-  void Start(QueryServiceOptions options = {}) {
+  void Start(QueryServiceOptions options = {}, security::CallGuard* guard = nullptr) {
     QueryHandlerDeps deps;
     deps.reader = &reader_;
     deps.cache = &cache_;
     deps.metrics = &metrics_;
     handler_ = std::make_unique<QueryHandler>(QueryLimits(), deps);
-    service_ = std::make_unique<QueryServiceImpl>(options, handler_.get(), &hub_, &metrics_);
+    service_ = std::make_unique<QueryServiceImpl>(options, handler_.get(), &hub_, &metrics_, guard);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -41,6 +45,7 @@ class QueryServiceTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    reader_.Hold(false);
     hub_.Close();
     if (server_ != nullptr) server_->Shutdown();
   }
@@ -176,6 +181,113 @@ TEST_F(QueryServiceTest, AWatchWithoutAServiceIsRefused) {
   v1::WindowAggregate w;
   EXPECT_FALSE(reader->Read(&w));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// With a tokens file: calls need a token with the query scope, and what one caller may hold
+// (watchers, queued calls) leaves room for the others.
+class QueryServiceCallerTest : public QueryServiceTest {
+ protected:
+  void StartWithTokens(QueryServiceOptions options) {
+    path_ = ::testing::TempDir() + "/query_service_tokens";
+    std::ofstream(path_, std::ios::trunc)
+        << security::TokenFileLine("dash-token", "dashboard", 2) << "\n"
+        << security::TokenFileLine("ops-token", "ops", 3) << "\n"
+        << security::TokenFileLine("writer-token", "writer", 1) << "\n";
+    auto tokens = security::TokenAuthenticator::Create({path_, absl::Seconds(1)}, &clock_);
+    ASSERT_TRUE(tokens.ok()) << tokens.status();
+    guard_ = std::make_unique<security::CallGuard>(*std::move(tokens), *metrics_.registry());
+    ASSERT_NO_FATAL_FAILURE(Start(options, guard_.get()));
+  }
+
+  grpc::Status ListSeries(const std::string& token) {
+    v1::ListSeriesRequest r;
+    r.set_service_id("svc");
+    grpc::ClientContext context;
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    v1::ListSeriesResponse response;
+    return stub_->ListSeries(&context, r, &response);
+  }
+
+  struct Watch {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::WindowAggregate>> reader;
+  };
+  std::unique_ptr<Watch> StartWatch(const std::string& token) {
+    auto w = std::make_unique<Watch>();
+    w->context.AddMetadata("authorization", "Bearer " + token);
+    v1::WatchAggregatesRequest r;
+    r.set_service_id("svc");
+    r.set_window_size(v1::WINDOW_SIZE_1M);
+    w->reader = stub_->WatchAggregates(&w->context, r);
+    return w;
+  }
+
+  FakeClock clock_;
+  std::string path_;
+  std::unique_ptr<security::CallGuard> guard_;
+};
+
+TEST_F(QueryServiceCallerTest, TokensAndScopesDecideWhoMayQuery) {
+  ASSERT_NO_FATAL_FAILURE(StartWithTokens({}));
+  EXPECT_EQ(ListSeries("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ListSeries("forged").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status writer = ListSeries("writer-token");
+  EXPECT_EQ(writer.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(writer.error_message(), HasSubstr("requires query"));
+  EXPECT_TRUE(ListSeries("dash-token").ok());
+  EXPECT_TRUE(ListSeries("ops-token").ok());
+  EXPECT_EQ(reader_.calls(), 2);
+  auto watch = StartWatch("writer-token");
+  v1::WindowAggregate w;
+  EXPECT_FALSE(watch->reader->Read(&w));
+  EXPECT_EQ(watch->reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(QueryServiceCallerTest, OneCallersWatchersLeaveRoomForOthers) {
+  QueryServiceOptions options;
+  options.max_watchers = 10;
+  options.max_watchers_per_caller = 3;
+  ASSERT_NO_FATAL_FAILURE(StartWithTokens(options));
+  std::vector<std::unique_ptr<Watch>> mine;
+  for (int i = 0; i < 3; ++i) mine.push_back(StartWatch("dash-token"));
+  ASSERT_TRUE(
+      streammetrics::testing::PollUntil(absl::Seconds(10), [&] { return hub_.watchers() == 3; }));
+  auto fourth = StartWatch("dash-token");
+  v1::WindowAggregate w;
+  EXPECT_FALSE(fourth->reader->Read(&w));
+  grpc::Status refused = fourth->reader->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("caller dashboard already holds its limit of 3"));
+  auto other = StartWatch("ops-token");
+  ASSERT_TRUE(
+      streammetrics::testing::PollUntil(absl::Seconds(10), [&] { return hub_.watchers() == 4; }));
+  hub_.Publish(MakeWindow("svc", "lat", {}, v1::WINDOW_SIZE_1M, kQueryT0, {1}));
+  EXPECT_TRUE(other->reader->Read(&w));
+  for (auto& m : mine) m->context.TryCancel();
+  other->context.TryCancel();
+}
+
+TEST_F(QueryServiceCallerTest, OneCallersQueuedCallsLeaveRoomForOthers) {
+  QueryServiceOptions options;
+  options.worker_threads = 1;
+  options.max_queued_calls = 16;
+  options.max_queued_calls_per_caller = 2;
+  ASSERT_NO_FATAL_FAILURE(StartWithTokens(options));
+  reader_.Hold(true);  // the database is slow: calls pile up
+  std::vector<std::future<grpc::Status>> pending;
+  for (int i = 0; i < 2; ++i) {
+    pending.push_back(std::async(std::launch::async, [this] { return ListSeries("dash-token"); }));
+  }
+  ASSERT_TRUE(
+      streammetrics::testing::PollUntil(absl::Seconds(10), [&] { return reader_.started() == 1; }));
+  // The caller's third call is refused at once; another caller's call waits its turn.
+  grpc::Status third = ListSeries("dash-token");
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.error_message(), HasSubstr("caller dashboard already holds its limit of 2"));
+  auto other = std::async(std::launch::async, [this] { return ListSeries("ops-token"); });
+  reader_.Hold(false);
+  for (auto& p : pending) EXPECT_TRUE(p.get().ok());
+  EXPECT_TRUE(other.get().ok());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // ConfigLoader: flags over variables over defaults, and a clear error for each malformed value.
 #include "lib/common/config_loader.h"
 
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -70,6 +71,37 @@ TEST(ConfigLoaderTest, UsageListsEveryFlagWithItsDefault) {
   loader.Double("rate", &s.rate, "a rate");
   EXPECT_THAT(loader.Usage(), HasSubstr("--rate"));
   EXPECT_THAT(loader.Usage(), HasSubstr("2.5"));
+}
+
+TEST(ConfigLoaderTest, SecretsComeFromFilesAndNeverShowInTheUsage) {
+  const std::string path = ::testing::TempDir() + "/config_loader_secret";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("s3cret-from-file\n", f);
+    std::fclose(f);
+  }
+  std::string secret = "compiled-default";
+  ConfigLoader loader("prog");
+  loader.Secret("password", &secret, "a password");
+  EXPECT_THAT(loader.Usage(), ::testing::Not(HasSubstr("compiled-default")));
+  EXPECT_THAT(loader.Usage(), HasSubstr("STREAMMETRICS_PASSWORD_FILE"));
+  std::map<std::string, std::string> env = {{"STREAMMETRICS_PASSWORD_FILE", path}};
+  const char* argv[] = {"prog"};
+  ASSERT_TRUE(loader
+                  .Load(1, argv,
+                        [&env](const char* name) {
+                          auto it = env.find(name);
+                          return it == env.end() ? nullptr : it->second.c_str();
+                        })
+                  .ok());
+  EXPECT_EQ(secret, "s3cret-from-file");  // without the trailing newline
+
+  const char* missing[] = {"prog", "--password_file=/nonexistent/secret"};
+  absl::Status s = loader.Load(2, missing);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_THAT(s.message(), HasSubstr("cannot read /nonexistent/secret"));
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -1,0 +1,57 @@
+#include "lib/security/server_security.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace streammetrics::security {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ServerSecurityTest, LoopbackAddresses) {
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:50051"));
+  EXPECT_TRUE(IsLoopbackAddress("127.1.2.3:1"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:50051"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:50051"));
+  EXPECT_TRUE(IsLoopbackAddress("unix:/run/streammetrics.sock"));
+  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("[::]:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("10.1.2.3:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("ingest.example.com:50051"));
+  EXPECT_FALSE(IsLoopbackAddress(":50051"));
+  EXPECT_FALSE(IsLoopbackAddress("[::ffff:10.0.0.1]:1"));
+}
+
+TEST(ServerSecurityTest, ExposedAddressNeedsTlsAndTokens) {
+  ServerSecurityConfig c;
+  absl::Status s = CheckServerSecurity("0.0.0.0:50051", c);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s));
+  EXPECT_THAT(s.message(), HasSubstr("set --tls_cert_file and --tls_key_file and "
+                                     "--auth_tokens_file"));
+  c.tls_cert_file = "c.pem";
+  c.tls_key_file = "k.pem";
+  s = CheckServerSecurity("0.0.0.0:50051", c);
+  EXPECT_THAT(s.message(), HasSubstr("set --auth_tokens_file ("));
+  c.auth_tokens_file = "tokens";
+  EXPECT_TRUE(CheckServerSecurity("0.0.0.0:50051", c).ok());
+  EXPECT_TRUE(CheckServerSecurity("127.0.0.1:50051", ServerSecurityConfig{}).ok());
+  ServerSecurityConfig insecure;
+  insecure.allow_insecure = true;
+  EXPECT_TRUE(CheckServerSecurity("0.0.0.0:50051", insecure).ok());
+}
+
+TEST(ServerSecurityTest, IncoherentSettingsAreInvalid) {
+  ServerSecurityConfig only_cert;
+  only_cert.tls_cert_file = "c.pem";
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckServerSecurity("127.0.0.1:1", only_cert)));
+  ServerSecurityConfig ca_without_tls;
+  ca_without_tls.tls_client_ca_file = "ca.pem";
+  EXPECT_THAT(CheckServerSecurity("127.0.0.1:1", ca_without_tls).message(),
+              HasSubstr("--tls_client_ca_file needs TLS"));
+  ServerSecurityConfig fast;
+  fast.tls_reload_interval = absl::Milliseconds(10);
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckServerSecurity("127.0.0.1:1", fast)));
+}
+
+}  // namespace
+}  // namespace streammetrics::security
