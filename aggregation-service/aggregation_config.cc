@@ -22,10 +22,11 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
   loader.String("aggregated_1m_topic", &a.aggregated_1m_topic, "Topic of final 1m windows.");
   loader.String("aggregated_5m_topic", &a.aggregated_5m_topic, "Topic of final 5m windows.");
   loader.String("dead_letter_topic", &a.dead_letter_topic, "Topic of refused records.");
-  loader.String("kafka_consumer_properties", &consumer_properties,
-                "Extra librdkafka consumer properties, name=value,name=value.");
-  loader.String("kafka_producer_properties", &producer_properties,
-                "Extra librdkafka producer properties, name=value,name=value.");
+  loader.Secret("kafka_consumer_properties", &consumer_properties,
+                "extra librdkafka consumer properties, name=value,name=value (SASL/SSL "
+                "settings: docs/security.md)");
+  loader.Secret("kafka_producer_properties", &producer_properties,
+                "extra librdkafka producer properties, name=value,name=value");
   loader.Bool("kafka_check_topics", &c.source.check_topic,
               "Verify at start that the topics exist with the expected layout.");
   loader.Secret("pg_url", &c.store.conninfo,
@@ -79,6 +80,7 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
   c.query.max_watchers_per_caller = static_cast<size_t>(watchers_per_caller);
   c.query.max_queued_calls_per_caller = static_cast<size_t>(queued_per_caller);
   RETURN_IF_ERROR(security::CheckServerSecurity(c.query_address, c.security));
+  RETURN_IF_ERROR(security::CheckMetricsExposure(c.metrics_address, c.security));
   c.cache.pool.host = redis_host;
   c.cache.pool.port = static_cast<int>(redis_port);
   c.query.worker_threads = static_cast<size_t>(query_threads);

@@ -31,6 +31,7 @@
 #include "lib/common/log.h"
 #include "lib/common/stop_signals.h"
 #include "lib/kafka/kafka_record_sink.h"
+#include "lib/security/client_security.h"
 #include "streammetrics/v1/ingest.grpc.pb.h"
 
 namespace streammetrics::bench {
@@ -49,6 +50,8 @@ struct Options {
   int64_t series = 1000;
   absl::Duration duration = absl::Seconds(10);
   bool header = false;
+  // TLS and bearer token of the grpc mode's clients.
+  security::ClientSecurityConfig security;
 };
 
 // Acked events and per-batch ack latencies, shared by all streams.
@@ -108,9 +111,15 @@ class Window {
 };
 
 void GrpcStream(const Options& o, int stream, absl::Time end, Results* results) {
-  auto stub =
-      v1::IngestService::NewStub(grpc::CreateChannel(o.target, grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      security::MakeChannel(o.target, o.security);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "%s\n", channel.status().ToString().c_str());
+    return;
+  }
+  auto stub = v1::IngestService::NewStub(*channel);
   grpc::ClientContext ctx;
+  security::AddCallCredentials(o.security, &ctx);
   auto rpc = stub->IngestStream(&ctx);
   Window window(o.window);
   absl::Mutex mu;
@@ -218,6 +227,7 @@ int Run(int argc, char** argv) {
   loader.Int("series", &o.series, "Distinct metric names (cardinality).");
   loader.Duration("duration", &o.duration, "How long to send.");
   loader.Bool("header", &o.header, "Print the column header first.");
+  security::AddClientSecurityFlags(&loader, &o.security);
   if (absl::Status s = loader.Load(argc, argv); !s.ok()) {
     if (absl::IsCancelled(s)) return 0;
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());

@@ -26,6 +26,8 @@ APT_PACKAGES=(
   # Servers and tools of the local stack.
   postgresql-15 postgresql-client-15 redis-server redis-tools kcat
   clang-format gnuplot-nox procps iproute2
+  # The local CA, certificates and tokens of `up.sh --secure`.
+  openssl
   # Build speed: compilation cache and a fast linker (cmake/BuildSpeed.cmake).
   ccache mold
 )

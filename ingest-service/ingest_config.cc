@@ -16,8 +16,9 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
   loader.String("kafka_bootstrap", &c.kafka.bootstrap_servers, "Kafka bootstrap servers.");
   loader.String("events_topic", &c.topics.events, "Topic of accepted events.");
   loader.String("dead_letter_topic", &c.topics.dead_letter, "Topic of rejected events.");
-  loader.String("kafka_properties", &kafka_properties,
-                "Extra librdkafka producer properties, name=value,name=value.");
+  loader.Secret("kafka_properties", &kafka_properties,
+                "extra librdkafka producer properties, name=value,name=value (SASL/SSL "
+                "settings: docs/security.md)");
   loader.Duration("kafka_message_timeout", &c.kafka.message_timeout,
                   "How long a record may wait for Kafka before its batch fails.");
   loader.Bool("kafka_check_topics", &c.kafka.check_topics,
@@ -62,6 +63,7 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
   c.max_streams = static_cast<size_t>(max_streams);
   c.max_streams_per_caller = static_cast<size_t>(max_streams_per_caller);
   RETURN_IF_ERROR(security::CheckServerSecurity(c.listen_address, c.security));
+  RETURN_IF_ERROR(security::CheckMetricsExposure(c.metrics_address, c.security));
 
   if (max_batch_events < 1 || max_tags < 0 || summary_rejections < 0) {
     return absl::InvalidArgumentError(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# up.sh [--infra-only]: brings up the StreamMetrics local stack as processes of the current user,
+# up.sh [--infra-only] [--secure]: brings up the StreamMetrics local stack as processes of the current user,
 # with state under $STREAMMETRICS_STATE_DIR (default .local/stack, git-ignored):
 #   Redis 7 (append-only) on 127.0.0.1:56379, PostgreSQL 15 on 127.0.0.1:55432 (database and user
 #   streammetrics), three combined broker+controller KRaft Kafka nodes on 127.0.0.1:19092/29092/39092,
@@ -11,16 +11,22 @@
 # 127.0.0.1:50052, /metrics 127.0.0.1:9465), streams a short demo load through them with
 # streammetrics-loadgen and prints what QueryService answers, with the grpcurl command that asked
 # (STREAMMETRICS_SKIP_DEMO=1 skips the demo; STREAMMETRICS_DEMO_SECONDS / _RATE size it).
+# --secure (or STREAMMETRICS_SECURE=1) serves both services with TLS and bearer tokens: a local
+# CA, a server certificate for localhost / 127.0.0.1, a writer (ingest) and a reader (query)
+# token, all made with openssl under $STREAMMETRICS_STATE_DIR/secure on first use; the grpcurl
+# lines it prints carry -cacert and the token header (docs/security.md).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SM_COMPONENT=up
 
 infra_only=0
+secure=${STREAMMETRICS_SECURE:-0}
 for arg in "$@"; do
   case "$arg" in
     --infra-only) infra_only=1 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    --secure) secure=1 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) sm_die "unknown argument $arg (try --help)" ;;
   esac
 done
@@ -111,9 +117,65 @@ build_services() {
   LOADGEN_BIN="$build/tools/streammetrics-loadgen"
 }
 
+# grpcurl's transport flags: -plaintext, or the local CA once --secure made one.
+GRPCURL_TLS=(-plaintext)
+GRPCURL_TLS_SHOWN="-plaintext"
+# The query token header for grpcurl (--secure only), and how the printed commands show it.
+GRPCURL_AUTH=()
+GRPCURL_AUTH_SHOWN=""
+
+# make_secure: the local CA, the services' certificate and the two tokens (once; kept across
+# runs so clients keep working), and the settings that make the services and clients use them.
+make_secure() {
+  SM_COMPONENT=secure
+  local dir="$STATE/secure" name token
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  if [ ! -s "$dir/ca.crt" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+      -subj "/CN=StreamMetrics local CA" -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+    rm -f "$dir/server.crt"
+  fi
+  if [ ! -s "$dir/server.crt" ]; then
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+      -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+      -CAcreateserial -days 397 -out "$dir/server.crt" -extfile <(printf '%s\n' \
+        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:$H" "extendedKeyUsage=serverAuth") \
+      2>/dev/null
+    rm -f "$dir/server.csr"
+  fi
+  # Tokens: 256 random bits, base64url, "smt_" first (as streammetrics-token mints them); the
+  # tokens file holds only their SHA-256.
+  for name in writer reader; do
+    if [ ! -s "$dir/$name.token" ]; then
+      (umask 077 && printf 'smt_%s' "$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')" \
+        >"$dir/$name.token")
+    fi
+  done
+  {
+    echo "# Made by deploy/local/up.sh --secure: <sha256 of the token> <name> <scopes>"
+    for name in writer reader; do
+      token=$(cat "$dir/$name.token")
+      printf '%s %s %s\n' "$(printf '%s' "$token" | openssl dgst -sha256 -r | cut -d' ' -f1)" \
+        "local-$name" "$([ $name = writer ] && echo ingest || echo query)"
+    done
+  } >"$dir/tokens"
+  chmod 600 "$dir"/*.key "$dir"/*.token
+  export STREAMMETRICS_TLS_CERT_FILE="$dir/server.crt" STREAMMETRICS_TLS_KEY_FILE="$dir/server.key"
+  export STREAMMETRICS_AUTH_TOKENS_FILE="$dir/tokens"
+  # The load generator's side (its flags have other names than the services').
+  export STREAMMETRICS_TLS_CA_FILE="$dir/ca.crt" STREAMMETRICS_TOKEN_FILE="$dir/writer.token"
+  GRPCURL_TLS=(-cacert "$dir/ca.crt")
+  GRPCURL_TLS_SHOWN="-cacert $dir/ca.crt"
+  GRPCURL_AUTH=(-H "authorization: Bearer $(cat "$dir/reader.token")")
+  GRPCURL_AUTH_SHOWN="-H \"authorization: Bearer \$(cat $dir/reader.token)\""
+  sm_log "TLS with the CA $dir/ca.crt; tokens: $dir/writer.token (ingest), $dir/reader.token (query)"
+}
+
 grpc_healthy() {  # address service
-  grpcurl -plaintext -max-time 2 -d "{\"service\":\"$2\"}" "$1" grpc.health.v1.Health/Check |
-    grep -q '"SERVING"'
+  grpcurl "${GRPCURL_TLS[@]}" -max-time 2 -d "{\"service\":\"$2\"}" "$1" \
+    grpc.health.v1.Health/Check | grep -q '"SERVING"'
 }
 
 start_ingest() {
@@ -162,7 +224,7 @@ DEMO_SECONDS=${STREAMMETRICS_DEMO_SECONDS:-10}
 DEMO_RATE=${STREAMMETRICS_DEMO_RATE:-2000}
 
 demo_counted() {  # request expected-count
-  grpcurl -plaintext -max-time 2 -d "$1" "$STREAMMETRICS_QUERY_ADDRESS" \
+  grpcurl "${GRPCURL_TLS[@]}" "${GRPCURL_AUTH[@]}" -max-time 2 -d "$1" "$STREAMMETRICS_QUERY_ADDRESS" \
     streammetrics.v1.QueryService/Summarize 2>/dev/null | grep -q "\"count\": \"$2\""
 }
 
@@ -187,16 +249,27 @@ demo() {
   wait_until "QueryService counting the demo's $expected request durations" \
     "$STATE/aggregation-service.log" 30 demo_counted "$request" "$expected"
   sm_log "QueryService counts all $expected of them; the summary over every tag set, fetched with:"
-  echo "grpcurl -plaintext -d '$request' $STREAMMETRICS_QUERY_ADDRESS streammetrics.v1.QueryService/Summarize"
-  grpcurl -plaintext -d "$request" "$STREAMMETRICS_QUERY_ADDRESS" \
+  echo "grpcurl $GRPCURL_TLS_SHOWN ${GRPCURL_AUTH_SHOWN:+$GRPCURL_AUTH_SHOWN }-d '$request' $STREAMMETRICS_QUERY_ADDRESS streammetrics.v1.QueryService/Summarize"
+  grpcurl "${GRPCURL_TLS[@]}" "${GRPCURL_AUTH[@]}" -d "$request" "$STREAMMETRICS_QUERY_ADDRESS" \
     streammetrics.v1.QueryService/Summarize
 }
 
 build_services
+if [ "$secure" = 1 ]; then make_secure; fi
 start_ingest
 start_aggregation
 if [ "${STREAMMETRICS_SKIP_DEMO:-0}" != 1 ]; then
   demo
 fi
 SM_COMPONENT=up
+if [ "$secure" = 1 ]; then
+  cat >&2 <<SECURE
+  Both services serve TLS and ask for bearer tokens. For example:
+    grpcurl $GRPCURL_TLS_SHOWN $STREAMMETRICS_INGEST_ADDRESS list
+    grpcurl $GRPCURL_TLS_SHOWN $GRPCURL_AUTH_SHOWN \\
+      -d '{"service_id": "payment-service"}' $STREAMMETRICS_QUERY_ADDRESS streammetrics.v1.QueryService/ListSeries
+    grpcurl $GRPCURL_TLS_SHOWN -H "authorization: Bearer \$(cat $STATE/secure/writer.token)" \\
+      -d @ $STREAMMETRICS_INGEST_ADDRESS streammetrics.v1.IngestService/StreamMetrics < batch.json
+SECURE
+fi
 sm_log "up: status deploy/local/status.sh, stop deploy/local/down.sh"

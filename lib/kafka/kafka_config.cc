@@ -2,6 +2,7 @@
 #include "lib/kafka/kafka_config.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -19,19 +20,31 @@ Properties ZeroLossProducerProperties(absl::string_view bootstrap_servers) {
   };
 }
 
+bool IsSecretProperty(absl::string_view name) {
+  // sasl.password, ssl.key.password, ssl.keystore.password, sasl.oauthbearer.client.secret,
+  // ssl.key.pem, sasl.oauthbearer.config (may hold a client secret), ssl.keystore.location...
+  for (absl::string_view word : {"password", "secret", "key", "sasl.oauthbearer.config"}) {
+    if (absl::StrContains(name, word)) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<Properties> ParseProperties(absl::string_view text) {
   Properties out;
+  int position = 0;
   for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    ++position;
+    // Errors name the item by position, never by its text: it may hold a password.
     const size_t eq = item.find('=');
     if (eq == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Kafka property \"", item, "\" has no '='; write name=value"));
+      return absl::InvalidArgumentError(absl::StrCat("Kafka property number ", position,
+                                                     " has no '='; write name=value,name=value"));
     }
     absl::string_view name = absl::StripAsciiWhitespace(item.substr(0, eq));
     absl::string_view value = absl::StripAsciiWhitespace(item.substr(eq + 1));
     if (name.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("Kafka property \"", item, "\" has an empty name"));
+          absl::StrCat("Kafka property number ", position, " has an empty name"));
     }
     out.emplace_back(std::string(name), std::string(value));
   }
@@ -44,8 +57,9 @@ absl::StatusOr<ConfPtr> MakeConf(const Properties& properties) {
   for (const auto& [name, value] : properties) {
     if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), err, sizeof(err)) !=
         RD_KAFKA_CONF_OK) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Kafka property ", name, "=", value, " rejected: ", err));
+      return absl::InvalidArgumentError(absl::StrCat("Kafka property ", name, "=",
+                                                     IsSecretProperty(name) ? "(not shown)" : value,
+                                                     " rejected: ", err));
     }
   }
   return conf;

@@ -82,6 +82,8 @@ void AddServerSecurityFlags(ConfigLoader* loader, ServerSecurityConfig* c) {
                    "How often the tokens file is checked for changes.");
   loader->Bool("allow_insecure", &c->allow_insecure,
                "Listen beyond loopback without TLS and a tokens file.");
+  loader->Bool("allow_exposed_metrics", &c->allow_exposed_metrics,
+               "Serve /metrics (plain HTTP, no authentication) beyond loopback.");
 }
 
 bool IsLoopbackAddress(absl::string_view address) {
@@ -124,6 +126,16 @@ absl::Status CheckServerSecurity(absl::string_view address, const ServerSecurity
       absl::StrJoin(missing, " and "),
       " (docs/security.md), listen on 127.0.0.1, or pass --allow_insecure=true to serve it "
       "unprotected on purpose"));
+}
+
+absl::Status CheckMetricsExposure(absl::string_view metrics_address,
+                                  const ServerSecurityConfig& c) {
+  if (IsLoopbackAddress(metrics_address) || c.allow_exposed_metrics) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "/metrics on ", metrics_address,
+      " would be reachable from other hosts over plain HTTP without authentication: pass "
+      "--allow_exposed_metrics=true if that is intended (a private network a Prometheus scrapes), "
+      "or listen on 127.0.0.1"));
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(

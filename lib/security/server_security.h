@@ -33,6 +33,9 @@ struct ServerSecurityConfig {
   absl::Duration auth_tokens_reload_interval = absl::Seconds(1);
   // Allows listening beyond loopback without TLS and a tokens file.
   bool allow_insecure = false;
+  // Allows /metrics (plain HTTP, no authentication) on an address beyond loopback. It carries no
+  // secret, but names services and callers: exposing it is a decision of its own.
+  bool allow_exposed_metrics = false;
 
   bool tls() const { return !tls_cert_file.empty(); }
   bool tokens() const { return !auth_tokens_file.empty(); }
@@ -49,6 +52,11 @@ bool IsLoopbackAddress(absl::string_view address);
 // FailedPrecondition, naming the missing flags, when a non-loopback address would be served
 // without TLS and a tokens file and allow_insecure is false.
 absl::Status CheckServerSecurity(absl::string_view address, const ServerSecurityConfig& config);
+
+// OK when `metrics_address` is loopback or allow_exposed_metrics is set; FailedPrecondition naming
+// the flag otherwise.
+absl::Status CheckMetricsExposure(absl::string_view metrics_address,
+                                  const ServerSecurityConfig& config);
 
 // Credentials for the listening port: TLS from the watched files when configured (after checking
 // now that the files hold a certificate and the key that matches it, so a wrong path fails the

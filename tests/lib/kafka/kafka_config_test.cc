@@ -56,7 +56,27 @@ TEST(KafkaConfigTest, ParsePropertiesTrimsAndKeepsOrder) {
 
 TEST(KafkaConfigTest, ParsePropertiesRejectsMalformedItems) {
   EXPECT_THAT(ParseProperties("linger.ms").status().message(), HasSubstr("no '='"));
-  EXPECT_THAT(ParseProperties("=5").status().message(), HasSubstr("empty name"));
+  EXPECT_THAT(ParseProperties("a=1,=5").status().message(),
+              HasSubstr("number 2 has an empty name"));
+  // A password typed without its name is not echoed.
+  EXPECT_THAT(ParseProperties("sasl.username=u,hunter2").status().message(),
+              ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST(KafkaConfigTest, ARejectedSecretPropertyIsNamedButNotShown) {
+  EXPECT_TRUE(IsSecretProperty("sasl.password"));
+  EXPECT_TRUE(IsSecretProperty("ssl.key.password"));
+  EXPECT_TRUE(IsSecretProperty("sasl.oauthbearer.client.secret"));
+  EXPECT_FALSE(IsSecretProperty("linger.ms"));
+  // An invalid value for a secret-looking property: the error names it, without the value.
+  auto conf = MakeConf({{"ssl.key.pem", "not-a-pem-but-a-secret"}, {"no.such.key", "v"}});
+  if (!conf.ok()) {
+    EXPECT_THAT(conf.status().message(), ::testing::Not(HasSubstr("not-a-pem-but-a-secret")));
+  }
+  auto unknown = MakeConf({{"sasl.passwordd", "hunter2"}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.status().message(), HasSubstr("sasl.passwordd"));
+  EXPECT_THAT(unknown.status().message(), ::testing::Not(HasSubstr("hunter2")));
 }
 
 TEST(KafkaConfigTest, MakeClientReportsConflictingSettings) {

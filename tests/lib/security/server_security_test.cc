@@ -40,6 +40,18 @@ TEST(ServerSecurityTest, ExposedAddressNeedsTlsAndTokens) {
   EXPECT_TRUE(CheckServerSecurity("0.0.0.0:50051", insecure).ok());
 }
 
+TEST(ServerSecurityTest, ExposedMetricsNeedTheirOwnConsent) {
+  ServerSecurityConfig c;
+  EXPECT_TRUE(CheckMetricsExposure("127.0.0.1:9464", c).ok());
+  absl::Status s = CheckMetricsExposure("0.0.0.0:9464", c);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s));
+  EXPECT_THAT(s.message(), HasSubstr("--allow_exposed_metrics=true"));
+  c.allow_insecure = true;  // the gRPC port's consent is not the metrics' one
+  EXPECT_FALSE(CheckMetricsExposure("0.0.0.0:9464", c).ok());
+  c.allow_exposed_metrics = true;
+  EXPECT_TRUE(CheckMetricsExposure("0.0.0.0:9464", c).ok());
+}
+
 TEST(ServerSecurityTest, IncoherentSettingsAreInvalid) {
   ServerSecurityConfig only_cert;
   only_cert.tls_cert_file = "c.pem";
