@@ -45,23 +45,27 @@ echo "${minted[0]}" >"$work/token"
 echo "${minted[1]}" >"$work/tokens"
 
 plain_port=50071 secure_port=50072
-start() {  # port metrics-port [flags...]
+# Called directly, not in $(...): a subshell's pids+=() would be lost and cleanup would leave the
+# services running.
+start() {  # port metrics-port [flags...]; sets started_pid
   local port="$1" mport="$2"
   shift 2
-  "$ingest" --ingest_address="$H:$port" --ingest_metrics_address="$H:$mport" "$@" \
+  "$ingest" --ingest_address="127.0.0.1:$port" --ingest_metrics_address="127.0.0.1:$mport" "$@" \
     >>"$work/ingest-$port.log" 2>&1 &
-  pids+=($!)
-  echo $!
+  started_pid=$!
+  pids+=("$started_pid")
 }
-plain_pid=$(start $plain_port 9471)
-secure_pid=$(start $secure_port 9472 --tls_cert_file="$work/server.crt" \
-  --tls_key_file="$work/server.key" --auth_tokens_file="$work/tokens")
+start $plain_port 9471
+plain_pid=$started_pid
+start $secure_port 9472 --tls_cert_file="$work/server.crt" \
+  --tls_key_file="$work/server.key" --auth_tokens_file="$work/tokens"
+secure_pid=$started_pid
 for port in $plain_port $secure_port; do
   tls=(-plaintext)
   [ $port = $secure_port ] && tls=(-cacert "$work/ca.crt")
   deadline=$((SECONDS + 120))
   until grpcurl "${tls[@]}" -max-time 2 -d '{"service":"streammetrics.v1.IngestService"}' \
-    "$H:$port" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
+    "127.0.0.1:$port" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
     [ $SECONDS -lt $deadline ] || sm_die "the ingest service on $port did not start; see $work"
     sleep 1  # polling a process start, with the deadline above
   done
@@ -76,7 +80,7 @@ run() {  # variant round port pid [client flags...]
   shift 4
   sm_log "$variant, round $round: ${secs}s at full speed"
   before=$(cpu_ticks "$pid")
-  line=$("$bench" --mode=grpc --target="$H:$port" --streams=8 --batch=500 --window=8 \
+  line=$("$bench" --mode=grpc --target="127.0.0.1:$port" --streams=8 --batch=500 --window=8 \
     --duration="${secs}s" "$@")
   after=$(cpu_ticks "$pid")
   # ingest_bench's columns: mode streams batch window acked failed seconds events/s p50 p99

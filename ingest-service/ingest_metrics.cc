@@ -129,12 +129,20 @@ IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
                            "Time streams waited before reading because their caller was over "
                            "its event rate limit, by caller.")
                        .Register(r);
+  caller_paced_waits_ = &BuildCounter()
+                             .Name("streammetrics_ingest_caller_paced_waits_total")
+                             .Help(
+                                 "Waits streams began before reading because their caller was "
+                                 "over its event rate limit, by caller (each wakes at least every "
+                                 "250 ms to look again).")
+                             .Register(r);
 }
 
 IngestMetrics::CallerCounters IngestMetrics::ForCaller(const std::string& caller) {
   // Family::Add returns the existing series for known labels (and is thread-safe).
   return {&caller_events_->Add({{"caller", caller}}), &caller_streams_->Add({{"caller", caller}}),
-          &caller_paced_->Add({{"caller", caller}})};
+          &caller_paced_->Add({{"caller", caller}}),
+          &caller_paced_waits_->Add({{"caller", caller}})};
 }
 
 void IngestMetrics::BatchRejected(v1::BatchRejectReason reason) {

@@ -57,6 +57,7 @@ class IngestMetrics {
     prometheus::Counter* events;         // events received
     prometheus::Gauge* streams;          // streams open
     prometheus::Counter* paced_seconds;  // time its streams waited for its rate limit
+    prometheus::Counter* paced_waits;    // waits its streams began for its rate limit
   };
   CallerCounters ForCaller(const std::string& caller);
 
@@ -90,6 +91,7 @@ class IngestMetrics {
   prometheus::Family<prometheus::Counter>* caller_events_;
   prometheus::Family<prometheus::Gauge>* caller_streams_;
   prometheus::Family<prometheus::Counter>* caller_paced_;
+  prometheus::Family<prometheus::Counter>* caller_paced_waits_;
 };
 
 }  // namespace streammetrics::ingest

@@ -132,8 +132,11 @@ class IngestReactor : public Base {
         .Kv("caller", admission_.caller)
         .Kv("peer", admission_.peer)
         .Kv("batches", batches_read_);
-    // Last statement: may destroy `this` when no delivery callback holds it.
-    std::shared_ptr<IngestReactor> keep = std::move(self_);
+    // Last statement: may destroy `this` when no delivery callback holds it. Moved under mu_:
+    // a thread parking the stream copies self_ under mu_.
+    std::shared_ptr<IngestReactor> keep;
+    absl::MutexLock lock(&mu_);
+    keep = std::move(self_);
   }
 
  protected:
@@ -260,6 +263,8 @@ class IngestReactor : public Base {
         // delivery can complete before this line: then clearing reading_ is the last state
         // change the stream waited for, and nobody else will look at it again.
         if (after_read) action = NextActionLocked();
+      } else if (pace_armed_) {
+        // The pacing alarm resumes the stream.
       } else if (in_flight_bytes_ < deps_.stream_bytes_limit) {  // else own deliveries wake us
         reading_ = true;  // claim the read so concurrent callers back off
         claimed = true;
@@ -280,33 +285,39 @@ class IngestReactor : public Base {
         action = NextActionLocked();  // as below: a cancel may have left the finish to us
         park = !(half_closed_ || cancelled_ || finished_);
         if (park) {
-          // Under mu_: once reading_ is false another thread may claim a read and park too.
-          // The alarm that may be running this very call stays alive one more round.
-          alarms_[1] = std::move(alarms_[0]);
-          alarms_[0] = std::make_unique<grpc::Alarm>();
+          // One alarm per stream: while it is armed nobody else claims a read (see above), so
+          // the alarm replaced here has fired already. Destroying a pending alarm would cancel
+          // it, and a cancelled alarm's callback that resumed the stream would re-arm at once:
+          // a busy loop.
+          pace_armed_ = true;
+          pace_alarm_ = std::make_unique<grpc::Alarm>();
           std::weak_ptr<IngestReactor> weak = self_;
-          alarms_[0]->Set(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(nap),
-                          [weak](bool) {
-                            if (auto self = weak.lock()) self->ContinueReading(false);
-                          });
+          pace_alarm_->Set(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(nap),
+                           [weak, nap](bool expired) {
+                             if (!expired) return;  // cancelled: the reactor is going away
+                             if (auto self = weak.lock()) self->OnPaceAlarm(nap);
+                           });
         }
       }
       if (action) action();  // a Finish only comes with park == false
-      if (park) caller_counters_.paced_seconds->Increment(absl::ToDoubleSeconds(nap));
+      if (park) caller_counters_.paced_waits->Increment();
       return;
     }
     if (!deps_.budget->HasRoom()) {
       bool park;
+      std::weak_ptr<IngestReactor> weak;
       {
         absl::MutexLock lock(&mu_);
         reading_ = false;
         // As above: a cancel that came while the read was claimed left the finish to this line.
         action = NextActionLocked();
         park = !(half_closed_ || cancelled_ || finished_);
+        // Taken under mu_: once reading_ is false a cancel may finish the stream and OnDone
+        // drop self_.
+        if (park) weak = self_;
       }
       if (action) action();  // a Finish only comes with park == false: `this` is not touched
       if (!park) return;
-      std::weak_ptr<IngestReactor> weak = self_;
       const bool parked = deps_.budget->CallWhenRoom([weak] {
         if (auto self = weak.lock()) self->ContinueReading(false);
       });
@@ -314,6 +325,16 @@ class IngestReactor : public Base {
       return;
     }
     this->StartRead(FreshBatch());
+  }
+
+  // Runs on gRPC's alarm thread once a pacing wait of `nap` has passed.
+  void OnPaceAlarm(absl::Duration nap) {
+    caller_counters_.paced_seconds->Increment(absl::ToDoubleSeconds(nap));
+    {
+      absl::MutexLock lock(&mu_);
+      pace_armed_ = false;
+    }
+    ContinueReading(/*after_read=*/false);
   }
 
   // How long the stream must still wait for its caller's rate limit before reading.
@@ -346,10 +367,11 @@ class IngestReactor : public Base {
   // Set when the caller went over its rate: no read before then.
   absl::Time read_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint64_t batches_read_ = 0;  // reads are sequential: only the reading thread touches it
-  // Pacing timers: [0] the one set last, [1] the one before, which may still be returning from
-  // the callback that set [0] (a grpc::Alarm is set once; destroying one inside its own callback
-  // is avoided).
-  std::unique_ptr<grpc::Alarm> alarms_[2] ABSL_GUARDED_BY(mu_);
+  // The pacing timer, set anew for each wait (grpc::Alarm::Set overwrites the callback, so it is
+  // not re-set from inside its own callback; destroying a fired alarm is safe, its state is
+  // reference-counted until the callback returns). pace_armed_: set while it is pending.
+  std::unique_ptr<grpc::Alarm> pace_alarm_ ABSL_GUARDED_BY(mu_);
+  bool pace_armed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace streammetrics::ingest

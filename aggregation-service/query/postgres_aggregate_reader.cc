@@ -101,16 +101,9 @@ absl::StatusOr<std::vector<v1::WindowAggregate>> Windows(const PGresult* result,
 
 absl::StatusOr<std::unique_ptr<PostgresAggregateReader>> PostgresAggregateReader::Create(
     PostgresReaderConfig config) {
-  char* parse_error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(config.conninfo.c_str(), &parse_error);
-  if (options == nullptr) {
-    absl::Status status = absl::InvalidArgumentError(
-        absl::StrCat("PostgresReaderConfig: conninfo does not parse: ",
-                     parse_error == nullptr ? "out of memory" : parse_error));
-    PQfreemem(parse_error);
-    return status;
+  if (absl::Status s = pg::CheckConninfo(config.conninfo); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("PostgresReaderConfig: ", s.message()));
   }
-  PQconninfoFree(options);
   return std::unique_ptr<PostgresAggregateReader>(new PostgresAggregateReader(std::move(config)));
 }
 

@@ -120,15 +120,8 @@ PostgresAggregateStore::PostgresAggregateStore(PostgresStoreConfig config)
 
 absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> PostgresAggregateStore::Create(
     PostgresStoreConfig config) {
-  char* parse_error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(config.conninfo.c_str(), &parse_error);
-  if (options == nullptr) {
-    absl::Status status = InvalidConfig(absl::StrCat(
-        "conninfo does not parse: ", parse_error == nullptr ? "out of memory" : parse_error));
-    PQfreemem(parse_error);
-    return status;
-  }
-  PQconninfoFree(options);
+  if (absl::Status s = pg::CheckConninfo(config.conninfo); !s.ok())
+    return InvalidConfig(s.message());
   if (config.consumer_group.empty()) return InvalidConfig("consumer_group is empty");
   if (config.topic.empty()) return InvalidConfig("topic is empty");
   if (config.statement_timeout <= absl::ZeroDuration()) {

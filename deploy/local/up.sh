@@ -131,18 +131,29 @@ make_secure() {
   local dir="$STATE/secure" name token
   mkdir -p "$dir"
   chmod 700 "$dir"
-  if [ ! -s "$dir/ca.crt" ]; then
+  if [ ! -s "$dir/ca.crt" ] || ! openssl x509 -checkend 86400 -noout -in "$dir/ca.crt" >/dev/null; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
-      -subj "/CN=StreamMetrics local CA" -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+      -subj "/CN=StreamMetrics local CA" -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null ||
+      sm_die "openssl could not make the local CA in $dir"
     rm -f "$dir/server.crt"
   fi
-  if [ ! -s "$dir/server.crt" ]; then
+  # The certificate names localhost, 127.0.0.1 and $H (an address or a host name); it is made
+  # again when $H changed or it expires within a day.
+  local san="DNS:localhost,IP:127.0.0.1"
+  if [[ "$H" =~ ^[0-9.]+$ || "$H" == *:* ]]; then san="$san,IP:$H"; else san="$san,DNS:$H"; fi
+  if [ ! -s "$dir/server.crt" ] || [ "$(cat "$dir/server.san" 2>/dev/null)" != "$san" ] ||
+    ! openssl x509 -checkend 86400 -noout -in "$dir/server.crt" >/dev/null; then
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-      -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
-    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-      -CAcreateserial -days 397 -out "$dir/server.crt" -extfile <(printf '%s\n' \
-        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:$H" "extendedKeyUsage=serverAuth") \
-      2>/dev/null
+      -keyout "$dir/server.key.new" -out "$dir/server.csr" 2>/dev/null &&
+      openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 397 -out "$dir/server.crt.new" -extfile <(printf '%s\n' \
+          "subjectAltName=$san" "extendedKeyUsage=serverAuth") 2>/dev/null ||
+      sm_die "openssl could not make the server certificate in $dir"
+    chmod 600 "$dir/server.key.new"
+    # Key before certificate, each by rename: a running service sees the old pair or the new.
+    mv -f "$dir/server.key.new" "$dir/server.key"
+    mv -f "$dir/server.crt.new" "$dir/server.crt"
+    echo "$san" >"$dir/server.san"
     rm -f "$dir/server.csr"
   fi
   # Tokens: 256 random bits, base64url, "smt_" first (as streammetrics-token mints them); the
@@ -153,6 +164,7 @@ make_secure() {
         >"$dir/$name.token")
     fi
   done
+  # Written aside and renamed over the old file: a running service re-reads it whole or not at all.
   {
     echo "# Made by deploy/local/up.sh --secure: <sha256 of the token> <name> <scopes>"
     for name in writer reader; do
@@ -160,7 +172,8 @@ make_secure() {
       printf '%s %s %s\n' "$(printf '%s' "$token" | openssl dgst -sha256 -r | cut -d' ' -f1)" \
         "local-$name" "$([ $name = writer ] && echo ingest || echo query)"
     done
-  } >"$dir/tokens"
+  } >"$dir/tokens.new"
+  mv -f "$dir/tokens.new" "$dir/tokens"
   chmod 600 "$dir"/*.key "$dir"/*.token
   export STREAMMETRICS_TLS_CERT_FILE="$dir/server.crt" STREAMMETRICS_TLS_KEY_FILE="$dir/server.key"
   export STREAMMETRICS_AUTH_TOKENS_FILE="$dir/tokens"
@@ -181,7 +194,7 @@ grpc_healthy() {  # address service
 start_ingest() {
   SM_COMPONENT=ingest-service
   : "${STREAMMETRICS_INGEST_ADDRESS:=$H:50051}"
-  : "${STREAMMETRICS_INGEST_METRICS_ADDRESS:=$H:9464}"
+  : "${STREAMMETRICS_INGEST_METRICS_ADDRESS:=127.0.0.1:9464}"
   export STREAMMETRICS_INGEST_ADDRESS STREAMMETRICS_INGEST_METRICS_ADDRESS
   local log="$STATE/ingest-service.log"
   if pid=$(running_pid ingest-service); then
@@ -199,7 +212,7 @@ start_ingest() {
 start_aggregation() {
   SM_COMPONENT=aggregation-service
   : "${STREAMMETRICS_QUERY_ADDRESS:=$H:50052}"
-  : "${STREAMMETRICS_AGGREGATION_METRICS_ADDRESS:=$H:9465}"
+  : "${STREAMMETRICS_AGGREGATION_METRICS_ADDRESS:=127.0.0.1:9465}"
   export STREAMMETRICS_QUERY_ADDRESS STREAMMETRICS_AGGREGATION_METRICS_ADDRESS
   local log="$STATE/aggregation-service.log"
   if pid=$(running_pid aggregation-service); then
@@ -254,6 +267,12 @@ demo() {
     streammetrics.v1.QueryService/Summarize
 }
 
+case "$H" in
+  127.* | localhost | ::1) ;;
+  *)
+    [ "$secure" = 1 ] || sm_die "STREAMMETRICS_HOST=$H can be reached from other hosts, where the services serve only TLS with tokens: add --secure (or set STREAMMETRICS_HOST=127.0.0.1)"
+    ;;
+esac
 build_services
 if [ "$secure" = 1 ]; then make_secure; fi
 start_ingest

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -59,6 +60,42 @@ void AddConnectionLimitFlags(ConfigLoader* loader, ConnectionLimits* l) {
                "Serve grpc.reflection, so grpcurl needs no .proto files.");
 }
 
+absl::Status CheckConnectionLimits(const ConnectionLimits& l) {
+  // gRPC reads its durations as int milliseconds; beyond that (24 days) only "infinite" makes
+  // sense.
+  const absl::Duration most = absl::Milliseconds(INT_MAX);
+  auto in = [](absl::Duration d, absl::Duration lo, absl::Duration hi) {
+    return d >= lo && (d <= hi || d == absl::InfiniteDuration());
+  };
+  std::vector<std::string> wrong;
+  if (l.max_concurrent_streams < 1 || l.max_concurrent_streams > 1'000'000) {
+    wrong.push_back("--grpc_max_concurrent_streams must be 1 to 1000000");
+  }
+  if (l.max_ping_strikes < 1 || l.max_ping_strikes > 1000) {
+    wrong.push_back("--grpc_max_ping_strikes must be 1 to 1000 (gRPC reads 0 as no limit)");
+  }
+  if (!in(l.min_ping_interval, absl::ZeroDuration(), most)) {
+    wrong.push_back("--grpc_min_ping_interval must be 0s to 24d");
+  }
+  if (!in(l.max_connection_idle, absl::Seconds(1), most) ||
+      !in(l.max_connection_age, absl::Seconds(1), most)) {
+    wrong.push_back(
+        "--grpc_max_connection_idle and --grpc_max_connection_age must be 1s to 24d "
+        "(or inf)");
+  }
+  if (!in(l.max_connection_age_grace, absl::ZeroDuration(), most)) {
+    wrong.push_back("--grpc_max_connection_age_grace must be 0s to 24d (or inf)");
+  }
+  if (l.handshake_timeout < absl::Milliseconds(100) || l.handshake_timeout > absl::Minutes(10)) {
+    wrong.push_back("--grpc_handshake_timeout must be 100ms to 10m");
+  }
+  if (l.memory_quota_bytes < (size_t{16} << 20)) {
+    wrong.push_back("--grpc_memory_quota must be at least 16MiB");
+  }
+  if (wrong.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(wrong, "; "));
+}
+
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options, const std::vector<grpc::Service*>& services) {
   // Process-wide switches of gRPC; setting them again is harmless.
@@ -67,6 +104,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  RETURN_IF_ERROR(CheckConnectionLimits(options.limits));
   RETURN_IF_ERROR(security::CheckServerSecurity(options.address, options.security));
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    security::MakeServerCredentials(options.security));

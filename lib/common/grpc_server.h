@@ -49,6 +49,10 @@ struct ConnectionLimits {
 // Registers the fields above as flags and STREAMMETRICS_* variables.
 void AddConnectionLimitFlags(ConfigLoader* loader, ConnectionLimits* limits);
 
+// OK when every limit is in its range (each a bound, none switched off by a zero); otherwise
+// InvalidArgument naming the flag and its range.
+absl::Status CheckConnectionLimits(const ConnectionLimits& limits);
+
 struct GrpcServerOptions {
   // "host:port"; port 0 binds a free port (see GrpcServer::port).
   std::string address = "127.0.0.1:0";
@@ -66,9 +70,10 @@ struct GrpcServerOptions {
 class GrpcServer {
  public:
   // Registers `services` (not owned; they must outlive the server) and starts serving.
-  // Fails with Unavailable naming the address when it cannot be bound, and with InvalidArgument
-  // or FailedPrecondition when the security settings are wrong or would expose the port
-  // unprotected (security::CheckServerSecurity, security::MakeServerCredentials).
+  // Fails with Unavailable naming the address when it cannot be bound, with InvalidArgument when a
+  // connection limit is out of range (CheckConnectionLimits), and with InvalidArgument or
+  // FailedPrecondition when the security settings are wrong or would expose the port unprotected
+  // (security::CheckServerSecurity, security::MakeServerCredentials).
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
       const GrpcServerOptions& options, const std::vector<grpc::Service*>& services);
 

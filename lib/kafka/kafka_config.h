@@ -23,19 +23,18 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 // place keys alike. Throughput settings (linger, batch size, compression) are the caller's.
 Properties ZeroLossProducerProperties(absl::string_view bootstrap_servers);
 
-// True for librdkafka properties whose value is a secret (passwords, keys, client secrets):
-// errors and logs show their name only.
-bool IsSecretProperty(absl::string_view name);
-
 // Parses "name=value,name2=value2" (as given in STREAMMETRICS_*_KAFKA_PROPERTIES) into pairs.
-// Whitespace around names and values is trimmed; an empty string gives no pairs.
+// Whitespace around names and values is trimmed; an empty string gives no pairs. A value cannot
+// contain a comma (there is no escape); such settings belong in a file librdkafka reads, e.g.
+// ssl.ca.location or sasl.oauthbearer.config through a file.
 // Fails with InvalidArgument naming the item's position (never its text, which may hold a
 // password) when one has no '=' or an empty name.
 absl::StatusOr<Properties> ParseProperties(absl::string_view text);
 
 // Returns a configuration with every property set, in order.
-// Fails with InvalidArgument naming the property (and its value unless IsSecretProperty) and
-// librdkafka's reason when one is unknown or has an invalid value.
+// Fails with InvalidArgument naming the property and librdkafka's reason when one is unknown or
+// has an invalid value. Values are never shown (librdkafka's reason is scrubbed of it too): any
+// property may hold a secret, a misspelled sasl.password included.
 absl::StatusOr<ConfPtr> MakeConf(const Properties& properties);
 
 // Creates a client of `type` from `conf`, which it consumes (freed if creation fails).

@@ -27,6 +27,19 @@ int64_t CeilMillis(absl::Duration d) {
 
 }  // namespace
 
+absl::Status CheckConninfo(const std::string& conninfo) {
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
+  if (options != nullptr) {
+    PQconninfoFree(options);
+    return absl::OkStatus();
+  }
+  PQfreemem(parse_error);
+  return absl::InvalidArgumentError(
+      "the PostgreSQL URL does not parse (expected postgresql://user@host:port/dbname?param=value "
+      "or key=value pairs; characters such as @ / : in a password must be percent-encoded)");
+}
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const ConnectOptions& options, const std::vector<StatementSpec>& statements) {
   const std::string connect_timeout = absl::StrCat(std::max<int64_t>(

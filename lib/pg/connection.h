@@ -64,6 +64,10 @@ struct Error {
   std::optional<size_t> statement;
 };
 
+// OK when `conninfo` parses as a libpq connection string or URL; otherwise InvalidArgument
+// naming the usual mistakes but not libpq's detail, which quotes the string, password included.
+absl::Status CheckConninfo(const std::string& conninfo);
+
 class Connection {
  public:
   // Connects, sets statement_timeout and prepares `statements`. Fails with Unavailable when the

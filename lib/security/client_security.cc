@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
+#include "lib/security/loopback.h"
 
 namespace streammetrics::security {
 namespace {
@@ -33,6 +34,8 @@ void AddClientSecurityFlags(ConfigLoader* loader, ClientSecurityConfig* c) {
   loader->String("tls_server_name", &c->tls_server_name,
                  "Name to expect in the server's certificate, if not the target's host.");
   loader->Secret("token", &c->token, "bearer token sent with every call");
+  loader->Bool("allow_insecure", &c->allow_insecure,
+               "Send --token without TLS to a server beyond loopback (readable on the way).");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target,
@@ -45,6 +48,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ta
   if (!c.tls()) {
     if (!c.tls_client_cert_file.empty()) {
       return absl::InvalidArgumentError("a client certificate needs TLS: set --tls_ca_file too");
+    }
+    if (!c.token.empty() && !c.allow_insecure && !IsLoopbackTarget(target)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "a bearer token would cross the network in plaintext to ", target,
+          ": set --tls_ca_file to connect with TLS, or pass --allow_insecure=true on purpose"));
     }
     return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   }

@@ -29,6 +29,9 @@ struct ClientSecurityConfig {
   std::string tls_server_name;
   // Bearer token sent with every call; empty: none.
   std::string token;
+  // Sends the token over plaintext to a server beyond loopback, where anyone on the path can
+  // read it. Off: such a channel is refused.
+  bool allow_insecure = false;
 
   bool tls() const { return !tls_ca_file.empty(); }
 };
@@ -38,7 +41,9 @@ struct ClientSecurityConfig {
 void AddClientSecurityFlags(ConfigLoader* loader, ClientSecurityConfig* config);
 
 // A channel to `target` with `args` plus what `config` asks for. Fails with InvalidArgument naming
-// the file that cannot be read, or a client certificate given without its key (or the reverse).
+// the file that cannot be read, or a client certificate given without its key (or the reverse);
+// with FailedPrecondition when a token would travel without TLS to a target beyond loopback and
+// allow_insecure is false.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target,
                                                            const ClientSecurityConfig& config,
                                                            grpc::ChannelArguments args = {});

@@ -56,16 +56,6 @@ absl::StatusOr<Cert> ReadCertificate(const std::string& path, absl::string_view 
   return cert;
 }
 
-// "host:port", "[v6]:port", "unix:..." -> host ("" for unix sockets).
-absl::string_view HostOf(absl::string_view address) {
-  if (absl::StartsWith(address, "[")) {
-    const size_t end = address.find(']');
-    return end == absl::string_view::npos ? address : address.substr(1, end - 1);
-  }
-  const size_t colon = address.rfind(':');
-  return colon == absl::string_view::npos ? address : address.substr(0, colon);
-}
-
 }  // namespace
 
 void AddServerSecurityFlags(ConfigLoader* loader, ServerSecurityConfig* c) {
@@ -81,22 +71,9 @@ void AddServerSecurityFlags(ConfigLoader* loader, ServerSecurityConfig* c) {
   loader->Duration("auth_tokens_reload_interval", &c->auth_tokens_reload_interval,
                    "How often the tokens file is checked for changes.");
   loader->Bool("allow_insecure", &c->allow_insecure,
-               "Listen beyond loopback without TLS and a tokens file.");
+               "Listen beyond loopback without TLS and tokens or client certificates.");
   loader->Bool("allow_exposed_metrics", &c->allow_exposed_metrics,
                "Serve /metrics (plain HTTP, no authentication) beyond loopback.");
-}
-
-bool IsLoopbackAddress(absl::string_view address) {
-  if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) {
-    return true;
-  }
-  const std::string host(HostOf(address));
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;  // a name other than localhost, or 0.0.0.0 / [::] (every interface)
 }
 
 absl::Status CheckServerSecurity(absl::string_view address, const ServerSecurityConfig& c) {
@@ -113,16 +90,18 @@ absl::Status CheckServerSecurity(absl::string_view address, const ServerSecurity
     return absl::InvalidArgumentError(
         "--tls_reload_interval must be at least 1s and --auth_tokens_reload_interval above 0");
   }
-  if (IsLoopbackAddress(address) || c.allow_insecure || (c.tls() && c.tokens())) {
+  // Mutual TLS identifies every caller by its certificate, as a token would.
+  const bool callers_known = c.tokens() || !c.tls_client_ca_file.empty();
+  if (IsLoopbackAddress(address) || c.allow_insecure || (c.tls() && callers_known)) {
     return absl::OkStatus();
   }
   std::vector<std::string> missing;
   if (!c.tls()) missing.push_back("--tls_cert_file and --tls_key_file");
-  if (!c.tokens()) missing.push_back("--auth_tokens_file");
+  if (!callers_known) missing.push_back("--auth_tokens_file (or --tls_client_ca_file)");
   return absl::FailedPreconditionError(absl::StrCat(
       address,
       " can be reached from other hosts, so it is served only with TLS and bearer "
-      "tokens: set ",
+      "tokens or client certificates: set ",
       absl::StrJoin(missing, " and "),
       " (docs/security.md), listen on 127.0.0.1, or pass --allow_insecure=true to serve it "
       "unprotected on purpose"));
@@ -130,6 +109,12 @@ absl::Status CheckServerSecurity(absl::string_view address, const ServerSecurity
 
 absl::Status CheckMetricsExposure(absl::string_view metrics_address,
                                   const ServerSecurityConfig& c) {
+  // The HTTP server (civetweb) listens on every item of a comma-separated list, so a list could
+  // hide an exposed address behind a loopback one.
+  if (absl::StrContains(metrics_address, ',')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("/metrics address ", metrics_address, " is a list: give one host:port"));
+  }
   if (IsLoopbackAddress(metrics_address) || c.allow_exposed_metrics) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "/metrics on ", metrics_address,

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/security/server_credentials.h"
 #include "lib/common/config_loader.h"
+#include "lib/security/loopback.h"
 
 namespace streammetrics::security {
 
@@ -43,9 +44,6 @@ struct ServerSecurityConfig {
 
 // Registers the settings above as flags and STREAMMETRICS_* variables.
 void AddServerSecurityFlags(ConfigLoader* loader, ServerSecurityConfig* config);
-
-// True for addresses only this host can reach: 127.0.0.0/8, ::1, localhost, unix sockets.
-bool IsLoopbackAddress(absl::string_view address);
 
 // OK when the settings are coherent and `address` may be served with them. Fails with
 // InvalidArgument when only one of cert/key is set, or a client CA is set without TLS; with

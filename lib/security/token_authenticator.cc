@@ -90,6 +90,14 @@ absl::Status TokenAuthenticator::Load() {
   }
   auto tokens = std::make_shared<const std::vector<TokenEntry>>(*std::move(parsed));
   absl::MutexLock lock(&mu_);
+  // A file that suddenly holds no token is far more often one caught while being rewritten in
+  // place (truncated, not yet written) than a decision to lock everyone out.
+  if (tokens->empty() && !tokens_->empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "tokens file ", options_.tokens_file,
+        " now holds no token (rewritten in place? write a new file and rename it over the old "
+        "one); to refuse every caller, restart the service with the empty file"));
+  }
   tokens_ = std::move(tokens);
   return absl::OkStatus();
 }

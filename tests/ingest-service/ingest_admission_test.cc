@@ -189,7 +189,11 @@ TEST_F(IngestAdmissionTest, ACallerOverItsRateWaitsAndCannotOpenMoreStreams) {
   ASSERT_TRUE(s->rw->Write(Batch(Now(), 2, 250)));
   ASSERT_TRUE(s->rw->Read(&ack));
   EXPECT_EQ(ack.status(), v1::ACK_STATUS_DURABLE);
-  EXPECT_GT(metrics_.ForCaller("writer").paced_seconds->Value(), 0);
+  const IngestMetrics::CallerCounters writer = metrics_.ForCaller("writer");
+  EXPECT_GE(writer.paced_waits->Value(), 1);
+  // The wait is counted as it passes (the stream looks again every 250 ms of real time).
+  EXPECT_TRUE(
+      streammetrics::testing::PollUntil(kWait, [&] { return writer.paced_seconds->Value() > 0; }));
 
   // A new stream would only add to the debt: refused, with how long to wait.
   auto more = Open("writer-token");
@@ -208,6 +212,43 @@ TEST_F(IngestAdmissionTest, ACallerOverItsRateWaitsAndCannotOpenMoreStreams) {
   clock_.Advance(absl::Seconds(3));
   ASSERT_TRUE(s->rw->Read(&ack));
   EXPECT_EQ(ack.sequence(), 3u);
+  s->rw->WritesDone();
+  EXPECT_TRUE(s->rw->Finish().ok());
+}
+
+TEST_F(IngestAdmissionTest, DeliveriesThatCompleteWhileAStreamIsPacedDoNotMultiplyItsWaits) {
+  Start(/*streams_per_caller=*/0, /*rate=*/100);
+  sink_.SetAutoComplete(false);
+  auto s = Open("writer-token");
+  // Three batches in flight; the third puts the caller 1 s in debt (the clock stands still).
+  ASSERT_TRUE(s->rw->Write(Batch(Now(), 1, 50)));
+  ASSERT_TRUE(s->rw->Write(Batch(Now(), 2, 40)));
+  ASSERT_TRUE(s->rw->Write(Batch(Now(), 3, 110)));
+  ASSERT_TRUE(sink_.AwaitPending(3, kWait));
+  const IngestMetrics::CallerCounters writer = metrics_.ForCaller("writer");
+  EXPECT_TRUE(
+      streammetrics::testing::PollUntil(kWait, [&] { return writer.paced_waits->Value() >= 1; }));
+  // Each delivery would resume the stream; it stays parked on its one alarm instead.
+  sink_.CompleteAll();
+  v1::BatchAck ack;
+  for (uint64_t seq : {1, 2, 3}) {
+    ASSERT_TRUE(s->rw->Read(&ack));
+    EXPECT_EQ(ack.sequence(), seq);
+  }
+  // Once a 250 ms wait has passed, the stream has waited once or twice: a stream that re-armed
+  // its wait on every wake-up (a cancelled alarm resuming the stream) would count hundreds, or
+  // never finish a wait at all.
+  EXPECT_TRUE(streammetrics::testing::PollUntil(
+      kWait, [&] { return writer.paced_seconds->Value() >= 0.25; }));
+  EXPECT_LE(writer.paced_waits->Value(), 3);
+
+  // The debt paid, the next batch is read and acked.
+  ASSERT_TRUE(s->rw->Write(Batch(Now(), 4, 1)));
+  clock_.Advance(absl::Seconds(3));
+  ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+  sink_.CompleteAll();
+  ASSERT_TRUE(s->rw->Read(&ack));
+  EXPECT_EQ(ack.sequence(), 4u);
   s->rw->WritesDone();
   EXPECT_TRUE(s->rw->Finish().ok());
 }

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -20,7 +21,10 @@ IngestChild::IngestChild(const std::string& events_topic, const std::string& dea
       port_(FreePort()),
       address_(absl::StrCat("127.0.0.1:", port_)),
       metrics_address_(absl::StrCat("127.0.0.1:", FreePort())) {
-  args_ = {STREAMMETRICS_INGEST_BIN,
+  // STREAMMETRICS_TEST_INGEST_BIN runs another build of the binary (e.g. the release one, to
+  // measure memory without the sanitizers' overhead).
+  const char* bin = std::getenv("STREAMMETRICS_TEST_INGEST_BIN");
+  args_ = {bin != nullptr && *bin != '\0' ? bin : STREAMMETRICS_INGEST_BIN,
            "--ingest_address=" + address_,
            "--ingest_metrics_address=" + metrics_address_,
            "--kafka_bootstrap=" + KafkaBootstrap(),

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -174,6 +175,34 @@ TEST_F(IngestSecurityTest, ATokensFileChangedOnDiskTakesEffectWithoutARestart) {
     return Metric("streammetrics_auth_tokens_file_failed_reloads") >= 1;
   }));
   EXPECT_TRUE(SendOne(WithToken(rotated)).ok());
+}
+
+TEST_F(IngestSecurityTest, ACertificateReplacedOnDiskIsServedWithoutARestart) {
+  // The service reads copies the test replaces, as a renewal would.
+  const std::string live = pki_->dir() + "/live";
+  std::filesystem::create_directory(live);
+  std::filesystem::copy_file(server_.cert, live + "/tls.crt");
+  std::filesystem::copy_file(server_.key, live + "/tls.key");
+  ASSERT_NO_FATAL_FAILURE(
+      StartIngest({"--tls_cert_file=" + live + "/tls.crt", "--tls_key_file=" + live + "/tls.key",
+                   "--tls_reload_interval=1s"},
+                  tls_));
+  ASSERT_TRUE(SendOne(tls_).ok());
+
+  // A certificate from another CA: a client that trusts only that CA gets in once it is served.
+  absl::StatusOr<std::unique_ptr<TestPki>> next_ca = TestPki::Create("ingest-ca-2");
+  ASSERT_TRUE(next_ca.ok());
+  absl::StatusOr<CertFiles> renewed = (*next_ca)->Issue("localhost", "server");
+  ASSERT_TRUE(renewed.ok());
+  security::ClientSecurityConfig next_client;
+  next_client.tls_ca_file = (*next_ca)->ca_file();
+  EXPECT_EQ(SendOne(next_client).error_code(), grpc::StatusCode::UNAVAILABLE);
+  std::filesystem::copy_file(renewed->key, live + "/tls.key.new");
+  std::filesystem::copy_file(renewed->cert, live + "/tls.crt.new");
+  std::filesystem::rename(live + "/tls.key.new", live + "/tls.key");
+  std::filesystem::rename(live + "/tls.crt.new", live + "/tls.crt");
+  EXPECT_TRUE(PollUntil(absl::Seconds(30), [&] { return SendOne(next_client).ok(); }));
+  EXPECT_EQ(SendOne(tls_).error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(IngestSecurityTest, MutualTlsRefusesAClientWithoutACertificateAndNamesTheCaller) {

@@ -177,6 +177,34 @@ TEST(GrpcServerExposureTest, AllInterfacesNeedTlsAndTokensOrAllowInsecure) {
   EXPECT_TRUE(allowed.ok()) << allowed.status();
 }
 
+TEST(GrpcServerLimitsTest, LimitsOutOfRangeFailTheStartNamingTheFlag) {
+  EXPECT_TRUE(CheckConnectionLimits(ConnectionLimits{}).ok());
+  ConnectionLimits unbounded;
+  unbounded.max_concurrent_streams = 0;
+  unbounded.max_ping_strikes = 0;  // gRPC would read it as "no limit"
+  unbounded.memory_quota_bytes = 1024;
+  absl::Status s = CheckConnectionLimits(unbounded);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_THAT(s.message(), HasSubstr("--grpc_max_concurrent_streams must be 1 to 1000000"));
+  EXPECT_THAT(s.message(), HasSubstr("--grpc_max_ping_strikes must be 1 to 1000"));
+  EXPECT_THAT(s.message(), HasSubstr("--grpc_memory_quota must be at least 16MiB"));
+  ConnectionLimits durations;
+  durations.min_ping_interval = -absl::Seconds(1);
+  durations.max_connection_age = absl::ZeroDuration();
+  durations.handshake_timeout = absl::Hours(1);
+  s = CheckConnectionLimits(durations);
+  EXPECT_THAT(s.message(), HasSubstr("--grpc_min_ping_interval"));
+  EXPECT_THAT(s.message(), HasSubstr("--grpc_max_connection_age must be 1s"));
+  EXPECT_THAT(s.message(), HasSubstr("--grpc_handshake_timeout must be 100ms to 10m"));
+  ConnectionLimits forever;
+  forever.max_connection_age = absl::InfiniteDuration();
+  forever.max_connection_idle = absl::InfiniteDuration();
+  EXPECT_TRUE(CheckConnectionLimits(forever).ok());
+  GrpcServerOptions options;
+  options.limits = unbounded;
+  EXPECT_TRUE(absl::IsInvalidArgument(GrpcServer::Start(options, {}).status()));
+}
+
 TEST(GrpcServerReflectionTest, ReflectionCanBeTurnedOff) {
   auto list_services = [](int port) {
     auto channel =

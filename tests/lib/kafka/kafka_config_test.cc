@@ -35,7 +35,7 @@ TEST(KafkaConfigTest, UnknownPropertyNamesItself) {
   auto conf = MakeConf({{"acks", "all"}, {"lingerr.ms", "5"}});
   ASSERT_FALSE(conf.ok());
   EXPECT_EQ(conf.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(conf.status().message(), HasSubstr("lingerr.ms=5"));
+  EXPECT_THAT(conf.status().message(), HasSubstr("lingerr.ms"));
 }
 
 TEST(KafkaConfigTest, InvalidValueIsRejected) {
@@ -63,20 +63,18 @@ TEST(KafkaConfigTest, ParsePropertiesRejectsMalformedItems) {
               ::testing::Not(HasSubstr("hunter2")));
 }
 
-TEST(KafkaConfigTest, ARejectedSecretPropertyIsNamedButNotShown) {
-  EXPECT_TRUE(IsSecretProperty("sasl.password"));
-  EXPECT_TRUE(IsSecretProperty("ssl.key.password"));
-  EXPECT_TRUE(IsSecretProperty("sasl.oauthbearer.client.secret"));
-  EXPECT_FALSE(IsSecretProperty("linger.ms"));
-  // An invalid value for a secret-looking property: the error names it, without the value.
-  auto conf = MakeConf({{"ssl.key.pem", "not-a-pem-but-a-secret"}, {"no.such.key", "v"}});
-  if (!conf.ok()) {
-    EXPECT_THAT(conf.status().message(), ::testing::Not(HasSubstr("not-a-pem-but-a-secret")));
+TEST(KafkaConfigTest, ARejectedPropertyIsNamedButItsValueNeverShown) {
+  // Misspelled secret names (no word of them says "password") and invalid values, which
+  // librdkafka's own reason quotes: the error names the property, never the value.
+  for (const auto& [name, value] : Properties{{"sasl.pasword", "hunter2"},
+                                              {"sasl.passwordd", "hunter2"},
+                                              {"acks", "hunter2"},
+                                              {"linger.ms", "hunter2"}}) {
+    auto conf = MakeConf({{name, value}});
+    ASSERT_FALSE(conf.ok()) << name;
+    EXPECT_THAT(conf.status().message(), HasSubstr(name));
+    EXPECT_THAT(conf.status().message(), ::testing::Not(HasSubstr("hunter2")));
   }
-  auto unknown = MakeConf({{"sasl.passwordd", "hunter2"}});
-  ASSERT_FALSE(unknown.ok());
-  EXPECT_THAT(unknown.status().message(), HasSubstr("sasl.passwordd"));
-  EXPECT_THAT(unknown.status().message(), ::testing::Not(HasSubstr("hunter2")));
 }
 
 TEST(KafkaConfigTest, MakeClientReportsConflictingSettings) {

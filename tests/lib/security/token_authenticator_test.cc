@@ -121,6 +121,22 @@ TEST_F(TokenAuthenticatorTest, ABrokenOrMissingFileKeepsThePreviousTokens) {
   EXPECT_EQ(auth->token_count(), 1u);
 }
 
+TEST_F(TokenAuthenticatorTest, AFileEmptiedInPlaceKeepsThePreviousTokens) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  // What an editor or `>` leaves for a moment: the file truncated, comments at most.
+  std::ofstream(path_, std::ios::trunc) << "# being rewritten\n";
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(auth->Authenticate("Bearer writer-token", Scope::kIngest).ok());
+  EXPECT_EQ(auth->failed_reloads(), 1u);
+  EXPECT_EQ(auth->token_count(), 2u);
+  // A new file with tokens takes effect as usual.
+  Write(path_, TokenFileLine("next-token", "next", 1) + "\n");
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(*auth->Authenticate("Bearer next-token", Scope::kIngest), "next");
+  EXPECT_FALSE(auth->Authenticate("Bearer writer-token", Scope::kIngest).ok());
+}
+
 TEST_F(TokenAuthenticatorTest, ASymlinkSwapIsAChange) {
   const std::string a = dir_ + "/a", b = dir_ + "/b", link = dir_ + "/current";
   Write(a, TokenFileLine("token-a", "a", 1) + "\n");
