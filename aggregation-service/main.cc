@@ -8,6 +8,7 @@
 #include "aggregation-service/aggregation_config.h"
 #include "aggregation-service/aggregation_process.h"
 #include "lib/common/log.h"
+#include "lib/common/protobuf_log.h"
 #include "lib/common/stop_signals.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
 
   // Before any thread starts: they inherit the blocked mask, and main waits for the signals.
   const StopSignals stop_signals = StopSignals::Block();
+  RouteProtobufLogs();  // protobuf's own lines into the structured log, rate-bounded
 
   absl::StatusOr<AggregationConfig> config = LoadAggregationConfig(argc, argv);
   if (absl::IsCancelled(config.status())) return 0;  // --help

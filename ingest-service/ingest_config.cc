@@ -27,6 +27,8 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
                "Bytes in flight over all streams before streams stop reading.");
   loader.Bytes("stream_bytes_limit", &c.stream_bytes_limit,
                "Bytes in flight per stream before it stops reading.");
+  loader.Bytes("stream_unread_ack_bytes_limit", &c.stream_unread_ack_bytes_limit,
+               "Acks of one stream the client has not read yet before the stream stops reading.");
   loader.Bytes("max_message_bytes", &c.max_message_bytes, "Largest MetricBatch message.");
   loader.Duration("shutdown_grace", &c.shutdown_grace,
                   "On SIGTERM, how long open streams may take to finish.");
@@ -73,7 +75,8 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
   l.max_tags = static_cast<size_t>(max_tags);
   c.summary_rejections = static_cast<size_t>(summary_rejections);
   ASSIGN_OR_RETURN(c.kafka.extra_properties, kafka::ParseProperties(kafka_properties));
-  if (c.stream_bytes_limit == 0 || c.process_bytes_limit == 0) {
+  if (c.stream_bytes_limit == 0 || c.process_bytes_limit == 0 ||
+      c.stream_unread_ack_bytes_limit == 0) {
     return absl::InvalidArgumentError("byte limits must be > 0");
   }
   return c;

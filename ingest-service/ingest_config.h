@@ -32,6 +32,10 @@ struct IngestConfig {
   size_t process_bytes_limit = 256 << 20;
   // Bytes in flight one stream may have before it stops reading.
   size_t stream_bytes_limit = 16 << 20;
+  // Acks of one IngestStream waiting to be written (the client is not reading them) before the
+  // stream stops reading: a client that never reads its acks holds at most this much, plus
+  // stream_bytes_limit, on the server.
+  size_t stream_unread_ack_bytes_limit = 1 << 20;
   // Largest gRPC message (one MetricBatch) accepted; larger ones end the stream with
   // RESOURCE_EXHAUSTED.
   size_t max_message_bytes = 4 << 20;
@@ -42,7 +46,7 @@ struct IngestConfig {
   // What one client connection may take (gRPC's own limits).
   ConnectionLimits connection_limits;
   // Ingest streams open at once, over all callers and per caller; one more is refused with
-  // RESOURCE_EXHAUSTED. An idle stream costs about 10 KB (docs/security.md).
+  // RESOURCE_EXHAUSTED. An idle stream costs about 25 KiB (docs/security.md).
   size_t max_streams = 4096;
   size_t max_streams_per_caller = 1024;
   // Events per second one caller may send over all its streams on this instance (0: no limit),

@@ -89,6 +89,13 @@ IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
                                 "its deadline or a lost connection).")
                             .Register(r)
                             .Add({});
+  unread_ack_holds_ = &BuildCounter()
+                           .Name("streammetrics_ingest_unread_ack_holds_total")
+                           .Help(
+                               "Times an IngestStream stopped reading because its client left "
+                               "more acks unread than --stream_unread_ack_bytes_limit.")
+                           .Register(r)
+                           .Add({});
   bytes_in_flight_ = &BuildGauge()
                           .Name("streammetrics_ingest_bytes_in_flight")
                           .Help("Bytes read from clients and not yet confirmed by Kafka.")

@@ -39,6 +39,8 @@ class IngestMetrics {
   void StreamOpened() { open_streams_->Increment(); }
   void StreamClosed() { open_streams_->Decrement(); }
   void StreamCancelled() { streams_cancelled_->Increment(); }
+  // An IngestStream stopped reading because its client left too many acks unread.
+  void UnreadAckHold() { unread_ack_holds_->Increment(); }
   void SetBytesInFlight(size_t bytes) { bytes_in_flight_->Set(static_cast<double>(bytes)); }
   void SetQueueDepth(size_t records) { queue_depth_->Set(static_cast<double>(records)); }
   void SetServing(bool serving) { serving_->Set(serving ? 1 : 0); }
@@ -65,10 +67,16 @@ class IngestMetrics {
   double batches_received() const { return batches_received_->Value(); }
   double open_streams() const { return open_streams_->Value(); }
   double streams_cancelled() const { return streams_cancelled_->Value(); }
+  double unread_ack_holds() const { return unread_ack_holds_->Value(); }
   double events_received() const { return events_received_->Value(); }
   double events_accepted() const { return events_accepted_->Value(); }
   double events_rejected(v1::DeadLetterReason reason) const;
   double delivery_failures() const { return delivery_failures_->Value(); }
+  double batches_rejected(v1::BatchRejectReason reason) const {
+    return reason > 0 && reason < v1::BatchRejectReason_ARRAYSIZE && batches_rejected_[reason]
+               ? batches_rejected_[reason]->Value()
+               : 0;
+  }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -84,6 +92,7 @@ class IngestMetrics {
   prometheus::Histogram* produce_latency_dead_letters_;
   prometheus::Gauge* open_streams_;
   prometheus::Counter* streams_cancelled_;
+  prometheus::Counter* unread_ack_holds_;
   prometheus::Gauge* bytes_in_flight_;
   prometheus::Gauge* queue_depth_;
   prometheus::Gauge* serving_;

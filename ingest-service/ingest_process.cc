@@ -83,6 +83,7 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
   deps.limits = c.limits;
   deps.topics = c.topics;
   deps.stream_bytes_limit = c.stream_bytes_limit;
+  deps.stream_unread_ack_bytes_limit = c.stream_unread_ack_bytes_limit;
   deps.summary_rejections = c.summary_rejections;
   deps.guard = p->guard.get();
   deps.streams = p->streams.get();

@@ -27,11 +27,13 @@
 #include "google/protobuf/arena.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
+#include "ingest-service/batch_parser.h"
 #include "ingest-service/batch_preparer.h"
 #include "ingest-service/byte_budget.h"
 #include "ingest-service/ingest_metrics.h"
 #include "lib/common/clock.h"
 #include "lib/common/log.h"
+#include "lib/common/log_throttle.h"
 #include "lib/events/validation.h"
 #include "lib/kafka/record_sink.h"
 #include "lib/security/call_guard.h"
@@ -50,6 +52,9 @@ struct IngestDeps {
   IngestTopics topics;
   // Bytes one stream may have in flight before it stops reading.
   size_t stream_bytes_limit = 8 << 20;
+  // Bytes of acks one IngestStream may hold unwritten (the client is not reading) before it
+  // stops reading.
+  size_t stream_unread_ack_bytes_limit = 1 << 20;
   // Rejections listed in an IngestSummary (all are counted).
   size_t summary_rejections = 20;
   // Who may open streams, how many, and at what event rate.
@@ -74,6 +79,13 @@ struct BatchOutcome {
   std::vector<v1::Rejection> rejections;
 };
 
+// One line a second at most for malformed batches, over all streams: a client can send them at
+// will (each is counted in /metrics all the same).
+inline LogThrottle& MalformedBatchLog() {
+  static LogThrottle* throttle = new LogThrottle();
+  return *throttle;
+}
+
 template <typename Base>
 class IngestReactor : public Base {
  public:
@@ -94,7 +106,7 @@ class IngestReactor : public Base {
       absl::MutexLock lock(&mu_);
       reading_ = true;
     }
-    this->StartRead(FreshBatch());
+    this->StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
@@ -150,6 +162,19 @@ class IngestReactor : public Base {
   // thing the caller does with `this`.
   virtual std::function<void()> NextActionLocked() = 0;
 
+  // True while the stream must not read because of what it has not written back yet (the
+  // client is not reading its answers). Whoever makes it false again calls ResumeReading.
+  virtual bool ReadHeldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return false; }
+
+  // Reads again after ReadHeldLocked turned false. Call without mu_, and not after a Finish.
+  void ResumeReading() {
+    {
+      absl::MutexLock lock(&mu_);
+      read_held_ = false;
+    }
+    ContinueReading(/*after_read=*/false);
+  }
+
   // True when the stream has nothing more to read or deliver.
   bool DrainedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return (half_closed_ || cancelled_) && !reading_ && pending_batches_ == 0;
@@ -181,7 +206,27 @@ class IngestReactor : public Base {
   }
 
   void HandleBatch() {
-    v1::MetricBatch& batch = *batch_;
+    v1::MetricBatch& batch = *FreshBatch();
+    if (absl::Status parsed = ParseBatch(&request_, &batch); !parsed.ok()) {
+      ++batches_read_;
+      deps_.metrics->BatchReceived(0);
+      deps_.metrics->BatchRejected(v1::BATCH_REJECT_REASON_MALFORMED);
+      uint64_t skipped = 0;
+      if (MalformedBatchLog().Allow(&skipped)) {
+        SM_LOG(Warn, "ingest_batch_malformed")
+            .Kv("caller", admission_.caller)
+            .Kv("peer", admission_.peer)
+            .Kv("sequence", batch.sequence())
+            .Kv("reason", parsed.message())
+            .Kv("lines_not_logged_since_last_line", skipped);
+      }
+      BatchOutcome outcome;
+      outcome.sequence = batch.sequence();
+      outcome.batch_violation =
+          events::BatchViolation{v1::BATCH_REJECT_REASON_MALFORMED, std::string(parsed.message())};
+      Record(std::move(outcome));
+      return;
+    }
     const auto events = static_cast<uint32_t>(batch.events_size());
     deps_.metrics->BatchReceived(events);
     caller_counters_.events->Increment(events);
@@ -257,7 +302,7 @@ class IngestReactor : public Base {
     bool claimed = false;
     {
       absl::MutexLock lock(&mu_);
-      if (after_read) reading_ = false;  // batch_ is free again
+      if (after_read) reading_ = false;  // request_ and the arena are free again
       if (reading_ || half_closed_ || cancelled_ || finished_) {
         // A cancel can arrive while this thread hands the batch to the sink, and the batch's
         // delivery can complete before this line: then clearing reading_ is the last state
@@ -265,6 +310,10 @@ class IngestReactor : public Base {
         if (after_read) action = NextActionLocked();
       } else if (pace_armed_) {
         // The pacing alarm resumes the stream.
+      } else if (ReadHeldLocked()) {
+        // The writes that drain what the client has not read resume the stream.
+        if (!read_held_) deps_.metrics->UnreadAckHold();
+        read_held_ = true;
       } else if (in_flight_bytes_ < deps_.stream_bytes_limit) {  // else own deliveries wake us
         reading_ = true;  // claim the read so concurrent callers back off
         claimed = true;
@@ -324,7 +373,7 @@ class IngestReactor : public Base {
       if (!parked) ContinueReading(false);  // room appeared in between
       return;
     }
-    this->StartRead(FreshBatch());
+    this->StartRead(&request_);
   }
 
   // Runs on gRPC's alarm thread once a pacing wait of `nap` has passed.
@@ -346,13 +395,12 @@ class IngestReactor : public Base {
     return std::max(wait, absl::ZeroDuration());
   }
 
-  // The batch the next read fills: a new message on the emptied arena. Only called while no read
-  // is in progress and HandleBatch is done with the previous batch (PrepareBatch copies out what
-  // the records need).
+  // The message the batch just read is parsed into: a new one on the emptied arena. Only called
+  // by HandleBatch, once the previous batch is done with (PrepareBatch copies out what the
+  // records need).
   v1::MetricBatch* FreshBatch() {
     arena_.Reset();
-    batch_ = google::protobuf::Arena::CreateMessage<v1::MetricBatch>(&arena_);
-    return batch_;
+    return google::protobuf::Arena::CreateMessage<v1::MetricBatch>(&arena_);
   }
 
   std::shared_ptr<IngestReactor> self_;
@@ -360,8 +408,11 @@ class IngestReactor : public Base {
   // allocates by bumping a pointer, and dropping a batch frees a few blocks instead of every
   // event's strings and map nodes one by one (which cost about 5 % of the service's CPU).
   google::protobuf::Arena arena_{ArenaOptions()};
-  v1::MetricBatch* batch_ = nullptr;
+  // The bytes of the batch being read: parsed by HandleBatch (ParseBatch), so a message that does
+  // not parse is answered instead of ending the stream in silence.
+  grpc::ByteBuffer request_;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_held_ ABSL_GUARDED_BY(mu_) = false;  // stopped by ReadHeldLocked, not yet resumed
   size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t pending_batches_ ABSL_GUARDED_BY(mu_) = 0;
   // Set when the caller went over its rate: no read before then.

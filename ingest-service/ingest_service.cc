@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "ingest-service/stream_reactors.h"
 #include "lib/common/grpc_status.h"
+#include "lib/common/protobuf_log.h"
 
 namespace streammetrics::ingest {
 namespace {
@@ -34,7 +35,9 @@ absl::Status Exhausted(grpc::CallbackServerContext* context, absl::Duration retr
 
 }  // namespace
 
-IngestServiceImpl::IngestServiceImpl(IngestDeps deps) : deps_(WithDefaults(deps, &defaults_)) {}
+IngestServiceImpl::IngestServiceImpl(IngestDeps deps) : deps_(WithDefaults(deps, &defaults_)) {
+  RouteProtobufLogs();  // ParseBatch learns why a batch does not parse through protobuf's log
+}
 
 IngestDeps IngestServiceImpl::WithDefaults(IngestDeps deps, Defaults* defaults) {
   if (deps.guard == nullptr) {
@@ -74,22 +77,22 @@ absl::StatusOr<StreamAdmission> IngestServiceImpl::Admit(grpc::CallbackServerCon
   return admission;
 }
 
-grpc::ServerReadReactor<v1::MetricBatch>* IngestServiceImpl::StreamMetrics(
-    grpc::CallbackServerContext* context, v1::IngestSummary* summary) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* IngestServiceImpl::StreamMetrics(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* summary) {
   absl::StatusOr<StreamAdmission> admission = Admit(context);
   if (!admission.ok()) {
-    return new RefusedReactor<grpc::ServerReadReactor<v1::MetricBatch>>(admission.status());
+    return new RefusedReactor<grpc::ServerReadReactor<grpc::ByteBuffer>>(admission.status());
   }
   auto reactor = std::make_shared<SummaryReactor>(deps_, *std::move(admission), summary);
   reactor->Start(reactor);
   return reactor.get();
 }
 
-grpc::ServerBidiReactor<v1::MetricBatch, v1::BatchAck>* IngestServiceImpl::IngestStream(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* IngestServiceImpl::IngestStream(
     grpc::CallbackServerContext* context) {
   absl::StatusOr<StreamAdmission> admission = Admit(context);
   if (!admission.ok()) {
-    return new RefusedReactor<grpc::ServerBidiReactor<v1::MetricBatch, v1::BatchAck>>(
+    return new RefusedReactor<grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>>(
         admission.status());
   }
   auto reactor = std::make_shared<AckReactor>(deps_, *std::move(admission));

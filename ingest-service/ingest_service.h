@@ -18,15 +18,19 @@ namespace streammetrics::ingest {
 // Trailer of a RESOURCE_EXHAUSTED refusal: milliseconds to wait before opening another stream.
 inline constexpr char kRetryAfterTrailer[] = "streammetrics-retry-after-ms";
 
-class IngestServiceImpl final : public v1::IngestService::CallbackService {
+// Both methods are raw (bytes in, bytes out): the reactors parse each batch themselves, so a
+// message that does not parse is answered (ParseBatch) instead of ending the stream in silence.
+class IngestServiceImpl final
+    : public v1::IngestService::WithRawCallbackMethod_StreamMetrics<
+          v1::IngestService::WithRawCallbackMethod_IngestStream<v1::IngestService::Service>> {
  public:
   // `deps` and everything it points to must outlive the server. Null guard, streams or rate
   // (tests, benchmarks): every caller is "anonymous" and unlimited.
   explicit IngestServiceImpl(IngestDeps deps);
 
-  grpc::ServerReadReactor<v1::MetricBatch>* StreamMetrics(grpc::CallbackServerContext* context,
-                                                          v1::IngestSummary* summary) override;
-  grpc::ServerBidiReactor<v1::MetricBatch, v1::BatchAck>* IngestStream(
+  grpc::ServerReadReactor<grpc::ByteBuffer>* StreamMetrics(grpc::CallbackServerContext* context,
+                                                           grpc::ByteBuffer* summary) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* IngestStream(
       grpc::CallbackServerContext* context) override;
 
  private:

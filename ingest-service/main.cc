@@ -9,6 +9,7 @@
 #include "ingest-service/ingest_config.h"
 #include "ingest-service/ingest_process.h"
 #include "lib/common/log.h"
+#include "lib/common/protobuf_log.h"
 #include "lib/common/stop_signals.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
 
   // Before any thread starts: they inherit the blocked mask, and main waits for the signals.
   const StopSignals stop_signals = StopSignals::Block();
+  RouteProtobufLogs();  // protobuf's own lines into the structured log, rate-bounded
 
   absl::StatusOr<IngestConfig> config = LoadIngestConfig(argc, argv);
   if (absl::IsCancelled(config.status())) return 0;  // --help

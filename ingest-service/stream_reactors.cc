@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "lib/common/grpc_status.h"
 #include "lib/common/log.h"
 
@@ -16,11 +17,37 @@ v1::Rejection BatchRejection(const BatchOutcome& o) {
   return r;
 }
 
+v1::BatchAck MakeAck(BatchOutcome o) {
+  v1::BatchAck ack;
+  ack.set_sequence(o.sequence);
+  if (o.batch_violation) {
+    ack.set_status(v1::ACK_STATUS_REJECTED);
+    ack.set_batch_reject_reason(o.batch_violation->reason);
+    ack.set_error(o.batch_violation->message);
+    return ack;
+  }
+  ack.set_events_accepted(o.result.accepted);
+  ack.set_events_rejected(o.result.rejected);
+  ack.set_events_failed(o.result.failed);
+  for (v1::Rejection& r : o.rejections) *ack.add_rejections() = std::move(r);
+  if (o.result.failed == 0) {
+    ack.set_status(v1::ACK_STATUS_DURABLE);
+  } else {
+    ack.set_status(v1::ACK_STATUS_FAILED);
+    ack.set_error(absl::StrCat(o.result.failed, " of ", o.events,
+                               " events were not confirmed by Kafka (",
+                               o.result.first_failure.message(),
+                               "); resend this batch with the same sequence: stored events are "
+                               "counted once."));
+  }
+  return ack;
+}
+
 }  // namespace
 
 void SummaryReactor::ListRejection(v1::Rejection rejection) {
-  if (static_cast<size_t>(summary_->first_rejections_size()) < deps_.summary_rejections) {
-    *summary_->add_first_rejections() = std::move(rejection);
+  if (static_cast<size_t>(summary_.first_rejections_size()) < deps_.summary_rejections) {
+    *summary_.add_first_rejections() = std::move(rejection);
   }
 }
 
@@ -29,7 +56,7 @@ void SummaryReactor::RecordRejectionsLocked(const std::vector<v1::Rejection>& re
 }
 
 void SummaryReactor::RecordOutcomeLocked(BatchOutcome o) {
-  auto& s = *summary_;
+  auto& s = summary_;
   s.set_batches_received(s.batches_received() + 1);
   s.set_events_received(s.events_received() + o.events);
   if (o.batch_violation) {
@@ -55,56 +82,42 @@ std::function<void()> SummaryReactor::NextActionLocked() {
     return [this] { Finish(grpc::Status::CANCELLED); };
   }
   for (const auto& [reason, count] : rejected_by_reason_) {
-    v1::ReasonCount* rc = summary_->add_rejected_by_reason();
+    v1::ReasonCount* rc = summary_.add_rejected_by_reason();
     rc->set_reason(reason);
     rc->set_count(count);
   }
   SM_LOG(Info, "ingest_stream_finished")
       .Kv("rpc", "StreamMetrics")
-      .Kv("batches", summary_->batches_received())
-      .Kv("events", summary_->events_received())
-      .Kv("accepted", summary_->events_accepted())
-      .Kv("rejected", summary_->events_rejected())
+      .Kv("batches", summary_.batches_received())
+      .Kv("events", summary_.events_received())
+      .Kv("accepted", summary_.events_accepted())
+      .Kv("rejected", summary_.events_rejected())
       .Kv("failed", events_failed_);
   if (events_failed_ > 0) {
     // The client learns exactly what to resend; resending is safe (idempotency key).
     grpc::Status status = ToGrpcStatus(absl::UnavailableError(
-        absl::StrCat(events_failed_, " of ", summary_->events_received(),
+        absl::StrCat(events_failed_, " of ", summary_.events_received(),
                      " events were not confirmed by Kafka (", first_failure_, "); ",
-                     summary_->events_accepted(), " accepted and ", summary_->events_rejected(),
+                     summary_.events_accepted(), " accepted and ", summary_.events_rejected(),
                      " dead-lettered events are stored. Resend the batches with sequence ",
                      absl::StrJoin(failed_sequences_, ", "),
                      failed_sequences_.size() >= 20 ? " (and later ones)" : "",
                      " under the same client_id: stored events are counted once.")));
     return [this, status] { Finish(status); };
   }
+  bool own_buffer = false;
+  (void)grpc::SerializationTraits<v1::IngestSummary>::Serialize(summary_, response_, &own_buffer);
   return [this] { Finish(grpc::Status::OK); };
 }
 
 void AckReactor::RecordOutcomeLocked(BatchOutcome o) {
   if (cancelled_ || write_failed_) return;  // nobody is listening any more
-  v1::BatchAck& ack = acks_.emplace_back();
-  ack.set_sequence(o.sequence);
-  if (o.batch_violation) {
-    ack.set_status(v1::ACK_STATUS_REJECTED);
-    ack.set_batch_reject_reason(o.batch_violation->reason);
-    ack.set_error(o.batch_violation->message);
-    return;
-  }
-  ack.set_events_accepted(o.result.accepted);
-  ack.set_events_rejected(o.result.rejected);
-  ack.set_events_failed(o.result.failed);
-  for (v1::Rejection& r : o.rejections) *ack.add_rejections() = std::move(r);
-  if (o.result.failed == 0) {
-    ack.set_status(v1::ACK_STATUS_DURABLE);
-  } else {
-    ack.set_status(v1::ACK_STATUS_FAILED);
-    ack.set_error(absl::StrCat(o.result.failed, " of ", o.events,
-                               " events were not confirmed by Kafka (",
-                               o.result.first_failure.message(),
-                               "); resend this batch with the same sequence: stored events are "
-                               "counted once."));
-  }
+  grpc::ByteBuffer& bytes = acks_.emplace_back();
+  bool own_buffer = false;
+  // Serializing a message of our own making cannot fail but for a message over 2 GiB.
+  (void)grpc::SerializationTraits<v1::BatchAck>::Serialize(MakeAck(std::move(o)), &bytes,
+                                                           &own_buffer);
+  unwritten_ack_bytes_ += bytes.Length();
 }
 
 std::function<void()> AckReactor::NextActionLocked() {
@@ -124,19 +137,26 @@ std::function<void()> AckReactor::NextActionLocked() {
 
 void AckReactor::OnWriteDone(bool ok) {
   std::function<void()> action;
+  bool resume = false;
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    const bool held = ReadHeldLocked();
+    unwritten_ack_bytes_ -= acks_.front().Length();
     acks_.pop_front();
     if (!ok) {
       // The client is gone; its batches are still delivered (they are in Kafka's hands), but
       // there is nobody to ack. It will resend what it has no ack for.
       write_failed_ = true;
       acks_.clear();
+      unwritten_ack_bytes_ = 0;
     }
     action = NextActionLocked();
+    // A Finish (finished_) is the last thing done with `this`: no resume after it.
+    resume = held && !ReadHeldLocked() && !finished_;
   }
   if (action) action();
+  if (resume) ResumeReading();
 }
 
 }  // namespace streammetrics::ingest

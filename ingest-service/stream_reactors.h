@@ -16,10 +16,11 @@
 
 namespace streammetrics::ingest {
 
-class SummaryReactor final : public IngestReactor<grpc::ServerReadReactor<v1::MetricBatch>> {
+// Both read raw bytes and write raw bytes (ParseBatch says why: a malformed batch is answered).
+class SummaryReactor final : public IngestReactor<grpc::ServerReadReactor<grpc::ByteBuffer>> {
  public:
-  SummaryReactor(const IngestDeps& deps, StreamAdmission admission, v1::IngestSummary* summary)
-      : IngestReactor(deps, std::move(admission)), summary_(summary) {}
+  SummaryReactor(const IngestDeps& deps, StreamAdmission admission, grpc::ByteBuffer* response)
+      : IngestReactor(deps, std::move(admission)), response_(response) {}
 
  protected:
   void RecordRejectionsLocked(const std::vector<v1::Rejection>& rejections) override;
@@ -29,7 +30,8 @@ class SummaryReactor final : public IngestReactor<grpc::ServerReadReactor<v1::Me
  private:
   void ListRejection(v1::Rejection rejection);
 
-  v1::IngestSummary* const summary_;  // owned by gRPC, valid until OnDone
+  grpc::ByteBuffer* const response_;  // owned by gRPC, valid until OnDone; the summary's bytes
+  v1::IngestSummary summary_;
   std::map<v1::DeadLetterReason, uint64_t> rejected_by_reason_;
   uint64_t events_failed_ = 0;
   std::vector<uint64_t> failed_sequences_;
@@ -37,7 +39,7 @@ class SummaryReactor final : public IngestReactor<grpc::ServerReadReactor<v1::Me
 };
 
 class AckReactor final
-    : public IngestReactor<grpc::ServerBidiReactor<v1::MetricBatch, v1::BatchAck>> {
+    : public IngestReactor<grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>> {
  public:
   AckReactor(const IngestDeps& deps, StreamAdmission admission)
       : IngestReactor(deps, std::move(admission)) {}
@@ -49,12 +51,19 @@ class AckReactor final
   void RecordRejectionsLocked(const std::vector<v1::Rejection>&) override {}
   void RecordOutcomeLocked(BatchOutcome outcome) override;
   std::function<void()> NextActionLocked() override;
+  // Unwritten acks over their byte limit hold reading: a client that never reads its acks
+  // cannot make them pile up on the server.
+  bool ReadHeldLocked() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return unwritten_ack_bytes_ >= deps_.stream_unread_ack_bytes_limit;
+  }
 
  private:
-  // acks_.front() is being written while writing_; a deque keeps it in place while more queue up.
-  std::deque<v1::BatchAck> acks_;
-  bool writing_ = false;
-  bool write_failed_ = false;
+  // Serialized acks; acks_.front() is being written while writing_ (a deque keeps it in place
+  // while more queue up).
+  std::deque<grpc::ByteBuffer> acks_ ABSL_GUARDED_BY(mu_);
+  size_t unwritten_ack_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of acks_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace streammetrics::ingest

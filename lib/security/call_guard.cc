@@ -89,16 +89,7 @@ absl::StatusOr<std::string> CallGuard::Admit(const grpc::ServerContextBase& cont
 void CallGuard::LogRefusal(const grpc::ServerContextBase& context, AuthRefusal reason,
                            const absl::Status& status) {
   uint64_t unlogged = 0;
-  {
-    absl::MutexLock lock(&log_mu_);
-    const absl::Time now = absl::Now();
-    if (now - last_logged_ < absl::Seconds(1)) {
-      ++unlogged_;
-      return;
-    }
-    last_logged_ = now;
-    unlogged = std::exchange(unlogged_, 0);
-  }
+  if (!log_throttle_.Allow(&unlogged)) return;
   SM_LOG(Warn, "call_refused")
       .Kv("reason", AuthRefusalLabel(reason))
       .Kv("peer", context.peer())

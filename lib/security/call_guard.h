@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/server_context.h"
+#include "lib/common/log_throttle.h"
 #include "lib/security/server_security.h"
 #include "lib/security/token_authenticator.h"
 #include "prometheus/counter.h"
@@ -57,9 +58,7 @@ class CallGuard {
   prometheus::Gauge* tokens_in_force_ = nullptr;
   prometheus::Gauge* failed_reloads_ = nullptr;
 
-  absl::Mutex log_mu_;
-  absl::Time last_logged_ ABSL_GUARDED_BY(log_mu_) = absl::InfinitePast();
-  uint64_t unlogged_ ABSL_GUARDED_BY(log_mu_) = 0;
+  LogThrottle log_throttle_;
 };
 
 }  // namespace streammetrics::security

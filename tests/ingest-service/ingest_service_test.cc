@@ -2,7 +2,10 @@
 // FakeRecordSink, whose deliveries the tests complete by hand (a slow, failing or stalled Kafka).
 #include "ingest-service/ingest_service.h"
 
+#include <atomic>
 #include <future>
+#include <map>
+#include <string>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -36,6 +39,7 @@ class IngestServiceTest : public ::testing::Test {
     testing::TestServer served = testing::ServeInProcess(service_.get());
     ASSERT_NE(served.server, nullptr);
     server_ = std::move(served.server);
+    channel_ = std::move(served.channel);
     stub_ = std::move(served.stub);
   }
 
@@ -67,8 +71,16 @@ class IngestServiceTest : public ::testing::Test {
   IngestDeps deps_;
   std::unique_ptr<IngestServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::IngestService::Stub> stub_;
 };
+
+// A batch whose second event's unit holds invalid UTF-8: it does not parse on the server.
+std::string MalformedBatch(absl::Time at, uint64_t sequence) {
+  v1::MetricBatch b = Batch(at, sequence, 2);
+  b.mutable_events(1)->set_unit("ms\xff");
+  return b.SerializePartialAsString();
+}
 
 TEST_F(IngestServiceTest, SummaryCountsEveryEventAndRejection) {
   Start();
@@ -173,6 +185,93 @@ TEST_F(IngestServiceTest, IngestStreamAcksEachBatchAsSoonAsItIsFinal) {
   stream->WritesDone();
   EXPECT_FALSE(stream->Read(&ack));
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(IngestServiceTest, AMalformedBatchIsRejectedAndTheBatchesAfterItAreStored) {
+  Start();
+  sink_.SetAutoComplete(true);
+  grpc::ClientContext ctx;
+  auto stream = testing::RawIngestStream(channel_.get(), &ctx);
+  ASSERT_TRUE(stream->Write(testing::Message(Batch(Now(), 1, 3).SerializeAsString())));
+  ASSERT_TRUE(stream->Write(testing::Message(MalformedBatch(Now(), 2))));
+  ASSERT_TRUE(stream->Write(testing::Message(std::string("\x0a\xff\xff", 3))));  // garbage
+  ASSERT_TRUE(stream->Write(testing::Message(Batch(Now(), 4, 3).SerializeAsString())));
+  stream->WritesDone();
+  std::map<uint64_t, v1::BatchAck> acks;
+  grpc::ByteBuffer bytes;
+  while (stream->Read(&bytes)) {
+    v1::BatchAck ack;
+    ASSERT_TRUE(grpc::SerializationTraits<v1::BatchAck>::Deserialize(&bytes, &ack).ok());
+    acks[ack.sequence()] = ack;
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(acks.size(), 4u);  // 1, 2, 4 and 0 (the garbage, which names no sequence)
+  EXPECT_EQ(acks[1].status(), v1::ACK_STATUS_DURABLE);
+  EXPECT_EQ(acks[4].status(), v1::ACK_STATUS_DURABLE);
+  for (uint64_t seq : {0, 2}) {
+    EXPECT_EQ(acks[seq].status(), v1::ACK_STATUS_REJECTED);
+    EXPECT_EQ(acks[seq].batch_reject_reason(), v1::BATCH_REJECT_REASON_MALFORMED);
+    EXPECT_THAT(acks[seq].error(), HasSubstr("does not parse"));
+  }
+  EXPECT_THAT(acks[2].error(), HasSubstr("streammetrics.v1.MetricEvent.unit"));
+  EXPECT_EQ(sink_.Delivered().size(), 6u);
+  EXPECT_EQ(metrics_.batches_rejected(v1::BATCH_REJECT_REASON_MALFORMED), 2);
+}
+
+TEST_F(IngestServiceTest, StreamMetricsSummarizesAMalformedBatchAndStoresTheOthers) {
+  Start();
+  sink_.SetAutoComplete(true);
+  grpc::ClientContext ctx;
+  grpc::ByteBuffer response;
+  auto writer = testing::RawStreamMetrics(channel_.get(), &ctx, &response);
+  ASSERT_TRUE(writer->Write(testing::Message(Batch(Now(), 1, 3).SerializeAsString())));
+  ASSERT_TRUE(writer->Write(testing::Message(MalformedBatch(Now(), 2))));
+  ASSERT_TRUE(writer->Write(testing::Message(Batch(Now(), 3, 3).SerializeAsString())));
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  v1::IngestSummary summary;
+  ASSERT_TRUE(grpc::SerializationTraits<v1::IngestSummary>::Deserialize(&response, &summary).ok());
+  EXPECT_EQ(summary.batches_received(), 3u);
+  EXPECT_EQ(summary.batches_rejected(), 1u);
+  EXPECT_EQ(summary.events_accepted(), 6u);
+  ASSERT_EQ(summary.first_rejections_size(), 1);
+  EXPECT_EQ(summary.first_rejections(0).batch_sequence(), 2u);
+  EXPECT_EQ(summary.first_rejections(0).batch_reason(), v1::BATCH_REJECT_REASON_MALFORMED);
+  EXPECT_THAT(summary.first_rejections(0).message(), HasSubstr("invalid UTF-8"));
+  EXPECT_EQ(sink_.Delivered().size(), 6u);
+}
+
+TEST_F(IngestServiceTest, AClientThatDoesNotReadItsAcksStopsTheStreamReadingUntilItDoes) {
+  deps_.stream_unread_ack_bytes_limit = 16 << 10;
+  Start();
+  grpc::ClientContext ctx;
+  auto stream = testing::RawIngestStream(channel_.get(), &ctx);
+  // Garbage answered by a REJECTED ack each (about 200 bytes): acks without Kafka in between.
+  // The writer sends until the server stops reading; then its Write blocks on flow control.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> written{0};
+  std::thread writer([&] {
+    const grpc::ByteBuffer garbage = testing::Message(std::string("\x0a\xff\xff", 3));
+    while (!stop && written < 1'000'000 && stream->Write(garbage)) ++written;
+    stream->WritesDone();
+  });
+  EXPECT_TRUE(
+      ::streammetrics::testing::PollUntil(kWait, [&] { return metrics_.unread_ack_holds() >= 1; }));
+  stop = true;
+  // Reading the acks lifts the hold: every batch read gets its ack, in order, and the stream
+  // ends normally.
+  uint64_t acks = 0;
+  grpc::ByteBuffer bytes;
+  while (stream->Read(&bytes)) {
+    v1::BatchAck ack;
+    ASSERT_TRUE(grpc::SerializationTraits<v1::BatchAck>::Deserialize(&bytes, &ack).ok());
+    EXPECT_EQ(ack.batch_reject_reason(), v1::BATCH_REJECT_REASON_MALFORMED);
+    ++acks;
+  }
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(acks, written.load());
+  EXPECT_EQ(metrics_.batches_received(), written.load());
 }
 
 TEST_F(IngestServiceTest, StreamStopsReadingWhileItsBudgetIsSpent) {

@@ -4,6 +4,7 @@
 #define STREAMMETRICS_TESTS_INGEST_SERVICE_TEST_SERVER_H_
 
 #include <memory>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
@@ -13,6 +14,7 @@ namespace streammetrics::ingest::testing {
 
 struct TestServer {
   std::unique_ptr<grpc::Server> server;  // null when the port could not be bound
+  std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::IngestService::Stub> stub;
 };
 
@@ -24,9 +26,34 @@ inline TestServer ServeInProcess(grpc::Service* service) {
   builder.RegisterService(service);
   t.server = builder.BuildAndStart();
   if (port == 0) t.server.reset();
-  t.stub = v1::IngestService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  t.channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  t.stub = v1::IngestService::NewStub(t.channel);
   return t;
+}
+
+// Bytes as one gRPC message: what a client that does not use protobuf (or sends garbage) sends.
+inline grpc::ByteBuffer Message(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// Calls on `channel` that send and receive raw messages, as the generated stubs do internally.
+inline std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>
+RawIngestStream(grpc::Channel* channel, grpc::ClientContext* context) {
+  const grpc::internal::RpcMethod method("/streammetrics.v1.IngestService/IngestStream",
+                                         grpc::internal::RpcMethod::BIDI_STREAMING);
+  return std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          channel, method, context));
+}
+inline std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> RawStreamMetrics(
+    grpc::Channel* channel, grpc::ClientContext* context, grpc::ByteBuffer* response) {
+  const grpc::internal::RpcMethod method("/streammetrics.v1.IngestService/StreamMetrics",
+                                         grpc::internal::RpcMethod::CLIENT_STREAMING);
+  return std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>>(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel, method, context,
+                                                                    response));
 }
 
 }  // namespace streammetrics::ingest::testing

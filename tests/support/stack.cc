@@ -68,6 +68,13 @@ absl::Status RedisControl(const std::string& action) {
   return absl::OkStatus();
 }
 
+std::string UniqueTempPath(const std::string& stem) {
+  static std::atomic<int> calls{0};
+  const char* dir = std::getenv("TMPDIR");
+  return absl::StrCat(dir != nullptr && *dir != '\0' ? dir : "/tmp", "/streammetrics-test-",
+                      getpid(), "-", calls.fetch_add(1), "-", stem);
+}
+
 bool PollUntil(absl::Duration timeout, const std::function<bool()>& done) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {

@@ -41,6 +41,11 @@ absl::Status RedisControl(const std::string& action);
 // port in the same moment remain possible, but rare.
 int FreePort();
 
+// A path in the temporary directory no other test process uses: ctest runs tests in parallel,
+// each in its own process, so a fixed name is written and removed by several at once.
+// Nothing is created; `stem` ends the name.
+std::string UniqueTempPath(const std::string& stem);
+
 // Calls `done` until it returns true or `timeout` passes, yielding briefly between calls.
 // Returns true if `done` returned true in time.
 bool PollUntil(absl::Duration timeout, const std::function<bool()>& done);

@@ -188,7 +188,7 @@ TEST_F(QueryServiceTest, AWatchWithoutAServiceIsRefused) {
 class QueryServiceCallerTest : public QueryServiceTest {
  protected:
   void StartWithTokens(QueryServiceOptions options) {
-    path_ = ::testing::TempDir() + "/query_service_tokens";
+    path_ = streammetrics::testing::UniqueTempPath("query_service_tokens");
     std::ofstream(path_, std::ios::trunc)
         << security::TokenFileLine("dash-token", "dashboard", 2) << "\n"
         << security::TokenFileLine("ops-token", "ops", 3) << "\n"

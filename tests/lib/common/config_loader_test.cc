@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/stack.h"
 
 namespace streammetrics {
 namespace {
@@ -74,7 +75,7 @@ TEST(ConfigLoaderTest, UsageListsEveryFlagWithItsDefault) {
 }
 
 TEST(ConfigLoaderTest, SecretsComeFromFilesAndNeverShowInTheUsage) {
-  const std::string path = ::testing::TempDir() + "/config_loader_secret";
+  const std::string path = streammetrics::testing::UniqueTempPath("config_loader_secret");
   {
     std::FILE* f = std::fopen(path.c_str(), "w");
     ASSERT_NE(f, nullptr);

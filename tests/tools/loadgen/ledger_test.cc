@@ -1,12 +1,14 @@
 // Ledger: which acks count, per-window totals for both sizes, unexpected outcomes, latency, CSV.
 #include "tools/loadgen/ledger.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/events/series_key.h"
+#include "tests/support/stack.h"
 #include "tools/loadgen/event_maker.h"
 #include "tools/loadgen/value_distribution.h"
 
@@ -134,7 +136,7 @@ TEST(LedgerTest, FailedAndRejectedBatchesCountNoEvents) {
   EXPECT_EQ(c.batches_rejected, 1u);
   EXPECT_EQ(c.events_accepted, 0u);
   EXPECT_TRUE(ledger.Windows(v1::WINDOW_SIZE_1M).empty());
-  EXPECT_THAT(ledger.samples(), testing::ElementsAre(HasSubstr("too many events")));
+  EXPECT_THAT(ledger.samples(), ::testing::ElementsAre(HasSubstr("too many events")));
 }
 
 TEST(LedgerTest, UnexpectedOutcomesAreCountedAndDescribed) {
@@ -147,8 +149,8 @@ TEST(LedgerTest, UnexpectedOutcomesAreCountedAndDescribed) {
   EXPECT_EQ(c.events_rejected_unexpectedly, 1u);
   EXPECT_EQ(c.events_accepted_unexpectedly, 1u);
   EXPECT_EQ(c.events_accepted, 1u) << "accepted means the pipeline counts it";
-  EXPECT_THAT(ledger.samples(), testing::ElementsAre(HasSubstr("e-0-0 rejected: reason 0"),
-                                                     HasSubstr("x-0-1 was broken on purpose")));
+  EXPECT_THAT(ledger.samples(), ::testing::ElementsAre(HasSubstr("e-0-0 rejected: reason 0"),
+                                                       HasSubstr("x-0-1 was broken on purpose")));
 }
 
 TEST(LedgerTest, LatencyIsMeasuredFromEachEventsTimestamp) {
@@ -171,11 +173,12 @@ TEST(LedgerTest, WritesTheOneMinuteWindowsAsCsv) {
   v1::MetricBatch batch;
   *batch.add_events() = Event("e-0-0", "a\"b", kT0, 0.1);
   ledger.OnAck(Ack(v1::ACK_STATUS_DURABLE), batch, kT0);
-  const std::string path = ::testing::TempDir() + "/ledger.csv";
+  const std::string path = streammetrics::testing::UniqueTempPath("ledger.csv");
   ASSERT_TRUE(ledger.WriteCsv(path).ok());
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
+  std::remove(path.c_str());
   EXPECT_EQ(text.str(),
             absl::StrCat("series_key,window_start,count,sum\n\"svc|a\"\"b|k=v\",",
                          absl::FormatTime(kT0, absl::UTCTimeZone()), ",1,0.10000000000000001\n"));
