@@ -1,6 +1,9 @@
 #include "ingest-service/batch_preparer.h"
 
+#include <algorithm>
+
 #include "google/protobuf/util/time_util.h"
+#include "lib/events/dead_letter_original.h"
 #include "lib/events/idempotency_key.h"
 #include "lib/events/series_key.h"
 #include "streammetrics/v1/dead_letter.pb.h"
@@ -29,16 +32,17 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimit
       dead.set_reason(violation->reason);
       dead.set_detail(violation->message);
       dead.set_source_service(kSourceService);
-      dead.set_original(event.SerializeAsString());
+      events::SetOriginal(event.SerializeAsString(), &dead);
       dead.set_client_id(key.client_id);
       dead.set_caller(std::string(caller));
       dead.set_sequence(key.sequence);
       dead.set_event_index(key.event_index);
       *dead.mutable_dead_lettered_at() = now_proto;
       record.topic = topics.dead_letter;
-      // A series key only when its parts are usable; an empty key spreads such records randomly.
+      // A series key only when its parts are usable and it is not too long; an empty key spreads
+      // such records randomly.
       if (!event.service_id().empty() && !event.metric_name().empty()) {
-        record.key = events::SeriesKey(event);
+        record.key = events::DeadLetterKey(events::SeriesKey(event));
       }
       record.value = dead.SerializeAsString();
       record.headers = events::EncodeHeaders(key, events::kContentTypeDeadLetter);
@@ -57,6 +61,15 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimit
   return out;
 }
 
+size_t LargestRecordBytes(const events::ValidationLimits& limits) {
+  // Headers: client id (at most 128 bytes), sequence, index, content type and the caller's name
+  // (a token's name is at most 64 bytes; a certificate's is rarely longer), with room to spare.
+  constexpr size_t kHeaders = 2 << 10;
+  return std::max(2 * limits.max_event_bytes,
+                  events::kDeadLetterMaxBytes + events::kDeadLetterKeyBytes) +
+         kHeaders;
+}
+
 BatchResult Tally(const std::vector<absl::Status>& results,
                   const std::vector<v1::Rejection>& rejections) {
   BatchResult r;
@@ -67,7 +80,11 @@ BatchResult Tally(const std::vector<absl::Status>& results,
     if (dead_letter) ++next_rejection;
     if (!results[i].ok()) {
       ++r.failed;
-      if (r.first_failure.ok()) r.first_failure = results[i];
+      const bool permanent = absl::IsFailedPrecondition(results[i]);
+      if (r.first_failure.ok() || (permanent && r.failed_permanently == 0)) {
+        r.first_failure = results[i];
+      }
+      r.failed_permanently += permanent ? 1 : 0;
     } else if (dead_letter) {
       ++r.rejected;
     } else {

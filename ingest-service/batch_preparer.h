@@ -44,11 +44,21 @@ struct PreparedBatch {
 PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimits& limits,
                            const IngestTopics& topics, absl::string_view caller, absl::Time now);
 
+// The largest record PrepareBatch makes under `limits`, framing aside: an event record (value at
+// most limits.max_event_bytes, a series key made of its fields, so no longer) or a dead letter
+// (events::kDeadLetterMaxBytes, a key of at most events::kDeadLetterKeyBytes), plus headers (the
+// idempotency key, the caller's name). The producer and topics must take it (CheckRecordSizes).
+size_t LargestRecordBytes(const events::ValidationLimits& limits);
+
 // What a batch's delivery results mean for the client.
 struct BatchResult {
   uint32_t accepted = 0;  // events durable on the events topic
   uint32_t rejected = 0;  // dead letters durable on the dead-letter topic
   uint32_t failed = 0;    // records Kafka did not confirm
+  // Of `failed`: records Kafka refused for good (FailedPrecondition: too large, invalid). A
+  // resend of their batch fails the same way.
+  uint32_t failed_permanently = 0;
+  // The first permanent failure if there is one, else the first failure.
   absl::Status first_failure;
 };
 

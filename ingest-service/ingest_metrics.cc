@@ -48,6 +48,13 @@ IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
                             .Help("Records Kafka did not confirm; their batches were not acked.")
                             .Register(r)
                             .Add({});
+  records_refused_ = &BuildCounter()
+                          .Name("streammetrics_ingest_records_refused_total")
+                          .Help(
+                              "Of the delivery failures: records Kafka refused for good (too "
+                              "large for the topic, invalid); their batches cannot succeed.")
+                          .Register(r)
+                          .Add({});
   dead_letters_ = &BuildCounter()
                        .Name("streammetrics_ingest_dead_letters_total")
                        .Help("Dead letters durable in metrics-dead-letter.")

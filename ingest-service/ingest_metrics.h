@@ -33,7 +33,11 @@ class IngestMetrics {
   void BatchRejected(v1::BatchRejectReason reason);
   void EventsAccepted(size_t n) { events_accepted_->Increment(static_cast<double>(n)); }
   void EventRejected(v1::DeadLetterReason reason);
-  void EventsFailed(size_t n) { delivery_failures_->Increment(static_cast<double>(n)); }
+  // `n` records Kafka did not confirm, `permanent` of them refused for good.
+  void EventsFailed(size_t n, size_t permanent) {
+    delivery_failures_->Increment(static_cast<double>(n));
+    records_refused_->Increment(static_cast<double>(permanent));
+  }
   // One Kafka delivery report, of a dead letter or of an event.
   void Delivered(bool dead_letter, absl::Duration latency, bool ok);
   void StreamOpened() { open_streams_->Increment(); }
@@ -72,6 +76,7 @@ class IngestMetrics {
   double events_accepted() const { return events_accepted_->Value(); }
   double events_rejected(v1::DeadLetterReason reason) const;
   double delivery_failures() const { return delivery_failures_->Value(); }
+  double records_refused() const { return records_refused_->Value(); }
   double batches_rejected(v1::BatchRejectReason reason) const {
     return reason > 0 && reason < v1::BatchRejectReason_ARRAYSIZE && batches_rejected_[reason]
                ? batches_rejected_[reason]->Value()
@@ -84,6 +89,7 @@ class IngestMetrics {
   prometheus::Counter* events_received_;
   prometheus::Counter* events_accepted_;
   prometheus::Counter* delivery_failures_;
+  prometheus::Counter* records_refused_;
   prometheus::Counter* dead_letters_;
   prometheus::Family<prometheus::Counter>* batches_rejected_family_;
   std::array<prometheus::Counter*, v1::BatchRejectReason_ARRAYSIZE> batches_rejected_{};

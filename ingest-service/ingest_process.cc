@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ingest-service/batch_preparer.h"
 #include "ingest-service/byte_budget.h"
 #include "ingest-service/ingest_metrics.h"
 #include "ingest-service/ingest_service.h"
@@ -59,6 +60,7 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
   };
   kafka::KafkaSinkConfig sink_config = c.kafka;
   sink_config.topics = {c.topics.events, c.topics.dead_letter};
+  sink_config.largest_record_bytes = LargestRecordBytes(c.limits);
   absl::StatusOr<std::unique_ptr<kafka::KafkaRecordSink>> sink =
       kafka::KafkaRecordSink::Create(std::move(sink_config), hooks);
   if (!sink.ok()) {

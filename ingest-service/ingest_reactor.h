@@ -274,7 +274,7 @@ class IngestReactor : public Base {
     outcome.result = Tally(results, batch.rejections);
     outcome.rejections = std::move(batch.rejections);
     deps_.metrics->EventsAccepted(outcome.result.accepted);
-    deps_.metrics->EventsFailed(outcome.result.failed);
+    deps_.metrics->EventsFailed(outcome.result.failed, outcome.result.failed_permanently);
     deps_.budget->Release(batch.bytes);
     {
       absl::MutexLock lock(&mu_);

@@ -32,6 +32,14 @@ v1::BatchAck MakeAck(BatchOutcome o) {
   for (v1::Rejection& r : o.rejections) *ack.add_rejections() = std::move(r);
   if (o.result.failed == 0) {
     ack.set_status(v1::ACK_STATUS_DURABLE);
+  } else if (o.result.failed_permanently > 0) {
+    ack.set_status(v1::ACK_STATUS_FAILED);
+    ack.set_permanent(true);
+    ack.set_error(absl::StrCat(o.result.failed_permanently, " of ", o.events,
+                               " events were refused by Kafka for good (",
+                               o.result.first_failure.message(),
+                               "); resending this batch fails the same way. The service's "
+                               "topics do not take what it writes: tell its operator."));
   } else {
     ack.set_status(v1::ACK_STATUS_FAILED);
     ack.set_error(absl::StrCat(o.result.failed, " of ", o.events,
@@ -71,7 +79,10 @@ void SummaryReactor::RecordOutcomeLocked(BatchOutcome o) {
   if (o.result.failed > 0) {
     events_failed_ += o.result.failed;
     if (failed_sequences_.size() < 20) failed_sequences_.push_back(o.sequence);
-    if (first_failure_.empty()) first_failure_ = std::string(o.result.first_failure.message());
+    if (first_failure_.empty() || (o.result.failed_permanently > 0 && events_refused_ == 0)) {
+      first_failure_ = std::string(o.result.first_failure.message());
+    }
+    events_refused_ += o.result.failed_permanently;
   }
 }
 
@@ -93,6 +104,19 @@ std::function<void()> SummaryReactor::NextActionLocked() {
       .Kv("accepted", summary_.events_accepted())
       .Kv("rejected", summary_.events_rejected())
       .Kv("failed", events_failed_);
+  if (events_refused_ > 0) {
+    // Resending cannot help: FAILED_PRECONDITION, so the client does not retry.
+    grpc::Status status = ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        events_refused_, " of ", summary_.events_received(),
+        " events were refused by Kafka for good (", first_failure_,
+        "): resending fails the same way; the service's topics do not take what it writes, tell "
+        "its operator. ",
+        summary_.events_accepted(), " accepted and ", summary_.events_rejected(),
+        " dead-lettered events are stored; batches with failures include sequence ",
+        absl::StrJoin(failed_sequences_, ", "), failed_sequences_.size() >= 20 ? " and later" : "",
+        ".")));
+    return [this, status] { Finish(status); };
+  }
   if (events_failed_ > 0) {
     // The client learns exactly what to resend; resending is safe (idempotency key).
     grpc::Status status = ToGrpcStatus(absl::UnavailableError(

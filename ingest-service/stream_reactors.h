@@ -34,6 +34,7 @@ class SummaryReactor final : public IngestReactor<grpc::ServerReadReactor<grpc::
   v1::IngestSummary summary_;
   std::map<v1::DeadLetterReason, uint64_t> rejected_by_reason_;
   uint64_t events_failed_ = 0;
+  uint64_t events_refused_ = 0;  // of events_failed_: refused by Kafka for good
   std::vector<uint64_t> failed_sequences_;
   std::string first_failure_;
 };

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "aggregation-service/engine/window_math.h"
 #include "lib/common/log.h"
+#include "lib/events/dead_letter_original.h"
 
 namespace streammetrics::aggregation {
 
@@ -140,7 +141,7 @@ void Aggregator::DeadLetter(Partition& p, absl::string_view key,
   deps_.metrics->DeadLettered(dead_letter.reason());
   OutboxRecord r;
   r.topic = options_.dead_letter_topic;
-  r.key = std::string(key);
+  r.key = events::DeadLetterKey(std::string(key));
   r.value = dead_letter.SerializeAsString();
   p.dead_letters.push_back(std::move(r));
 }

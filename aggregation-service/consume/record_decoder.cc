@@ -6,9 +6,21 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "aggregation-service/engine/window_math.h"
+#include "lib/events/dead_letter_original.h"
 #include "lib/events/series_key.h"
 
 namespace streammetrics::aggregation {
+namespace {
+
+// A key as a dead letter's detail shows it: escaped, and cut after 200 bytes so a foreign
+// producer's huge key cannot make the dead letter too large for its topic.
+std::string Shown(absl::string_view key) {
+  constexpr size_t kShown = 200;
+  if (key.size() <= kShown) return absl::CHexEscape(key);
+  return absl::StrCat(absl::CHexEscape(key.substr(0, kShown)), "... (", key.size(), " bytes)");
+}
+
+}  // namespace
 
 RecordDecoder::RecordDecoder(std::string topic, events::ValidationLimits limits)
     : topic_(std::move(topic)), limits_(limits) {
@@ -21,7 +33,7 @@ v1::DeadLetter RecordDecoder::Base(const SourceRecord& record, v1::DeadLetterRea
   dl.set_reason(reason);
   dl.set_detail(std::move(detail));
   dl.set_source_service(kAggregationServiceName);
-  dl.set_original(record.value.data(), record.value.size());
+  events::SetOriginal(record.value, &dl);
   *dl.mutable_dead_lettered_at() = TimeToProto(now);
   dl.set_source_topic(topic_);
   dl.set_source_partition(record.partition);
@@ -59,12 +71,11 @@ std::optional<v1::DeadLetter> RecordDecoder::Decode(const SourceRecord& record, 
   }
   events::SeriesKey(event, &out->series_key);
   if (out->series_key != record.key) {
-    return with_key(
-        Base(record, v1::DEAD_LETTER_REASON_KEY_MISMATCH,
-             absl::StrCat("the record key \"", absl::CHexEscape(record.key),
-                          "\" is not the event's series key \"", absl::CHexEscape(out->series_key),
-                          "\"; producers must key events by series (docs/contract.md)"),
-             now));
+    return with_key(Base(record, v1::DEAD_LETTER_REASON_KEY_MISMATCH,
+                         absl::StrCat("the record key \"", Shown(record.key),
+                                      "\" is not the event's series key \"", Shown(out->series_key),
+                                      "\"; producers must key events by series (docs/contract.md)"),
+                         now));
   }
   return std::nullopt;
 }

@@ -93,6 +93,12 @@ AckOutcome BatchWindow::OnAck(const v1::BatchAck& ack) {
         return AckOutcome{AckOutcome::Kind::kIgnored, outcome.events, outcome.first_written};
       }
       ++counters_.batches_failed;
+      if (ack.permanent() || ++b.failed_acks >= options_.max_failed_acks) {
+        outcome.kind = AckOutcome::Kind::kAbandoned;
+        ++counters_.batches_abandoned;
+        counters_.events_in_abandoned_batches += outcome.events;
+        break;
+      }
       b.written = false;
       queued_.insert(ack.sequence());
       outcome.kind = AckOutcome::Kind::kResend;

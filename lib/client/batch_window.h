@@ -32,6 +32,9 @@ struct BatchWindowOptions {
   size_t max_batch_events = 500;
   // ...or when its first event has waited this long.
   absl::Duration max_batch_delay = absl::Milliseconds(50);
+  // FAILED acks one batch may get before it is given up (>= 1). A FAILED ack marked permanent
+  // gives it up at once: resending it would fail the same way.
+  uint32_t max_failed_acks = 10;
 };
 
 // Running totals over the window's life.
@@ -47,17 +50,22 @@ struct BatchWindowCounters {
   uint64_t batches_rejected = 0;
   // Events in REJECTED batches (done, but nothing stored).
   uint64_t events_in_rejected_batches = 0;
-  uint64_t batches_failed = 0;   // FAILED acks (each queued the batch again)
+  uint64_t batches_failed = 0;  // FAILED acks (each queued the batch again, or gave it up)
+  // Batches given up (a permanent FAILED ack, or max_failed_acks of them) and their events:
+  // done, not known to be stored.
+  uint64_t batches_abandoned = 0;
+  uint64_t events_in_abandoned_batches = 0;
   uint64_t unexpected_acks = 0;  // acks for no batch we are waiting on; ignored
 };
 
 // What an ack did.
 struct AckOutcome {
   enum class Kind {
-    kDurable,   // the batch is done and stored
-    kRejected,  // the batch is done; the server refused it whole
-    kResend,    // FAILED: the batch is queued again
-    kIgnored,   // no such batch is waiting for an ack (duplicate, or unknown status)
+    kDurable,    // the batch is done and stored
+    kRejected,   // the batch is done; the server refused it whole
+    kResend,     // FAILED: the batch is queued again
+    kAbandoned,  // FAILED for good, or too often: the batch is done, not known to be stored
+    kIgnored,    // no such batch is waiting for an ack (duplicate, or unknown status)
   };
   Kind kind = Kind::kIgnored;
   size_t events = 0;
@@ -107,7 +115,8 @@ class BatchWindow {
   std::optional<Waiting> Find(uint64_t sequence) const;
 
   // Applies one BatchAck. DURABLE and REJECTED retire the batch (whether written or queued: an
-  // ack is final); FAILED queues a written batch again, unchanged. Anything else is ignored.
+  // ack is final); FAILED queues a written batch again, unchanged, unless it is permanent or the
+  // batch's max_failed_acks-th, which retire it as abandoned. Anything else is ignored.
   AckOutcome OnAck(const v1::BatchAck& ack);
 
   // The stream ended: every written batch without an ack is queued again. Returns how many.
@@ -121,7 +130,7 @@ class BatchWindow {
   size_t written_batches() const { return batches_.size() - queued_.size(); }
   // Sequence of the last sealed batch; first_sequence - 1 before any.
   uint64_t last_sealed_sequence() const { return next_sequence_ - 1; }
-  // True when every batch with a sequence <= `sequence` is acked (durable or rejected).
+  // True when every batch with a sequence <= `sequence` is done (durable, rejected or abandoned).
   bool DoneThrough(uint64_t sequence) const;
 
   const BatchWindowCounters& counters() const { return counters_; }
@@ -132,6 +141,7 @@ class BatchWindow {
     absl::Time first_written = absl::InfiniteFuture();
     bool written = false;          // on the current stream, waiting for an ack
     bool write_completed = false;  // some write of it completed
+    uint32_t failed_acks = 0;
   };
 
   BatchWindowOptions options_;

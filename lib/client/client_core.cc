@@ -12,7 +12,7 @@ ClientCore::ClientCore(MetricsClientOptions options, uint64_t first_sequence)
       channel_(options_.channel),
       stub_(v1::IngestService::NewStub(channel_)),
       window_(BatchWindowOptions{options_.client_id, first_sequence, options_.max_batch_events,
-                                 options_.max_batch_delay}),
+                                 options_.max_batch_delay, options_.max_failed_acks}),
       backoff_(BackoffOptions{options_.initial_backoff, options_.max_backoff}) {
   runner_ = std::thread([this] { Run(); });
 }
@@ -48,10 +48,12 @@ absl::Status ClientCore::Send(v1::MetricEvent event, absl::Duration timeout) {
 absl::Status ClientCore::Flush(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   uint64_t target;
+  uint64_t abandoned_before;
   {
     absl::MutexLock lock(&mu_);
     window_.SealOpen();
     target = window_.last_sealed_sequence();
+    abandoned_before = window_.counters().events_in_abandoned_batches;
   }
   MaybeWrite();
   absl::MutexLock lock(&mu_);
@@ -61,6 +63,12 @@ absl::Status ClientCore::Flush(absl::Duration timeout) {
     return absl::DeadlineExceededError(
         absl::StrCat("flush: not every event was acknowledged after ",
                      absl::FormatDuration(timeout), "; ", BacklogLocked()));
+  }
+  if (const uint64_t abandoned = window_.counters().events_in_abandoned_batches - abandoned_before;
+      abandoned > 0) {
+    return absl::DataLossError(
+        absl::StrCat("flush: ", abandoned,
+                     " events were given up, not known to be stored: ", last_abandon_error_));
   }
   return absl::OkStatus();
 }
@@ -120,6 +128,9 @@ MetricsClient::Stats ClientCore::stats() const {
   s.last_rejection = last_rejection_;
   s.batches_failed = c.batches_failed;
   s.batches_resent = c.batches_resent;
+  s.batches_abandoned = c.batches_abandoned;
+  s.events_in_abandoned_batches = c.events_in_abandoned_batches;
+  s.last_abandon_error = last_abandon_error_;
   s.reconnects = streams_started_ > 0 ? streams_started_ - 1 : 0;
   s.stream_failures = stream_failures_;
   s.events_in_flight = window_.buffered_events();
@@ -146,6 +157,7 @@ void ClientCore::OnAck(const v1::BatchAck& ack) {
     if (outcome.kind == AckOutcome::Kind::kIgnored) return;
     backoff_.Reset();  // the server answers: this connection is healthy
     if (outcome.kind == AckOutcome::Kind::kRejected) last_rejection_ = ack.error();
+    if (outcome.kind == AckOutcome::Kind::kAbandoned) last_abandon_error_ = ack.error();
   }
   if (outcome.kind == AckOutcome::Kind::kResend) MaybeWrite();
 }

@@ -88,6 +88,7 @@ class ClientCore final : public AckStream::Listener {
   uint64_t streams_started_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t stream_failures_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_rejection_ ABSL_GUARDED_BY(mu_);
+  std::string last_abandon_error_ ABSL_GUARDED_BY(mu_);
 
   std::thread runner_;
 };

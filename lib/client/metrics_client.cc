@@ -27,6 +27,7 @@ absl::Status ValidateOptions(const MetricsClientOptions& o) {
   if (o.max_buffered_events == 0) {
     return absl::InvalidArgumentError("max_buffered_events must be >= 1");
   }
+  if (o.max_failed_acks == 0) return absl::InvalidArgumentError("max_failed_acks must be >= 1");
   if (o.max_batch_delay < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("max_batch_delay must not be negative");
   }

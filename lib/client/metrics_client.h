@@ -2,7 +2,8 @@
 // service (IngestService/IngestStream). Send() hands over one event and returns at once; the
 // library batches events (by count and age), numbers each batch with an increasing sequence under
 // the client's id, writes batches on one bidirectional stream, and keeps every batch until the
-// server acknowledges it. A batch the server could not store (FAILED ack) is resent unchanged; when
+// server acknowledges it. A batch the server could not store (FAILED ack) is resent unchanged, up
+// to max_failed_acks times (a FAILED ack marked permanent is not resent: it is reported); when
 // the stream breaks, the client reconnects with exponential backoff and resends exactly the
 // batches without an ack, in sequence order and with their original sequence, so the pipeline
 // counts every event once. Memory is bounded: when max_buffered_events are waiting, Send blocks.
@@ -66,6 +67,10 @@ struct MetricsClientOptions {
   size_t max_batch_events = 500;
   // ...or at most this long after its first event was sent.
   absl::Duration max_batch_delay = absl::Milliseconds(50);
+  // FAILED acks one batch may get before the client gives it up and reports it (Stats, Flush);
+  // with the server's 120 s delivery timeout, 10 ride out a Kafka outage of about 20 minutes.
+  // A FAILED ack the server marks permanent gives the batch up at once.
+  uint32_t max_failed_acks = 10;
   // Events sent and not yet acknowledged, at most; Send blocks while this many are waiting.
   size_t max_buffered_events = 100'000;
   // Reconnection backoff: from `initial_backoff`, doubling up to `max_backoff`, +/-20% jitter.
@@ -80,7 +85,7 @@ struct MetricsClientOptions {
 class MetricsClient {
  public:
   // Counters since Create. Every event sent ends in exactly one of: events_acked_durable,
-  // events_in_rejected_batches, events_in_flight.
+  // events_in_rejected_batches, events_in_abandoned_batches, events_in_flight.
   struct Stats {
     uint64_t events_sent = 0;  // taken by Send
     // Durable per the acks: stored in metrics-events (accepted) or dead-lettered by validation.
@@ -94,7 +99,12 @@ class MetricsClient {
     uint64_t batches_rejected = 0;
     uint64_t events_in_rejected_batches = 0;
     std::string last_rejection;
-    uint64_t batches_failed = 0;    // FAILED acks
+    uint64_t batches_failed = 0;  // FAILED acks
+    // Batches given up after a permanent FAILED ack or max_failed_acks of them (not known to be
+    // stored), their events, and the error of the latest such ack.
+    uint64_t batches_abandoned = 0;
+    uint64_t events_in_abandoned_batches = 0;
+    std::string last_abandon_error;
     uint64_t batches_resent = 0;    // writes repeating an earlier write (FAILED ack or reconnect)
     uint64_t reconnects = 0;        // streams opened after the first
     uint64_t stream_failures = 0;   // streams that ended with an error
@@ -116,8 +126,10 @@ class MetricsClient {
   absl::Status Send(v1::MetricEvent event, absl::Duration timeout);
 
   // Writes the partial batch at once and waits until every event sent before the call is
-  // acknowledged (durable, or in a rejected batch). OK then; DeadlineExceeded saying how much
-  // is still unacknowledged after `timeout` (those events stay queued and keep being retried).
+  // acknowledged (durable, or in a rejected batch) or given up. OK then, unless batches were
+  // given up meanwhile: DataLoss saying how many events and why. DeadlineExceeded saying how
+  // much is still unacknowledged after `timeout` (those events stay queued and keep being
+  // retried).
   absl::Status Flush(absl::Duration timeout);
 
   // Refuses further Sends, flushes (as Flush), half-closes and waits for the server to end the

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "lib/common/log.h"
 #include "lib/common/status_macros.h"
+#include "lib/kafka/record_size_check.h"
 #include "lib/kafka/topic_check.h"
 
 namespace streammetrics::kafka {
@@ -39,6 +40,20 @@ const absl::Status& Pending() {
 
 }  // namespace
 
+absl::Status RecordFailure(rd_kafka_resp_err_t err, absl::string_view what) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:     // the producer's or the topic's limit
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:  // the batch is larger than a segment
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:         // e.g. a compacted topic without a key
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:      // outside message.timestamp.*.ms
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": ", rd_kafka_err2str(err), " (Kafka refuses it for good)"));
+    default:
+      return absl::UnavailableError(absl::StrCat(what, ": ", rd_kafka_err2str(err)));
+  }
+}
+
 absl::StatusOr<std::unique_ptr<KafkaRecordSink>> KafkaRecordSink::Create(KafkaSinkConfig config,
                                                                          KafkaSinkHooks hooks) {
   std::unique_ptr<KafkaRecordSink> sink(new KafkaRecordSink(std::move(config), std::move(hooks)));
@@ -46,6 +61,9 @@ absl::StatusOr<std::unique_ptr<KafkaRecordSink>> KafkaRecordSink::Create(KafkaSi
   if (sink->config_.check_topics) {
     RETURN_IF_ERROR(
         AwaitTopics(rk.get(), SpecsFor(sink->config_.topics), sink->config_.metadata_timeout));
+    RETURN_IF_ERROR(CheckRecordSizes(rk.get(), sink->config_.topics,
+                                     sink->config_.largest_record_bytes,
+                                     sink->config_.metadata_timeout));
   }
   {
     absl::WriterMutexLock lock(&sink->rk_mu_);
@@ -163,10 +181,7 @@ size_t KafkaRecordSink::Produce(rd_kafka_t* rk, Batch* batch, size_t from) {
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return i;
     if (err == RD_KAFKA_RESP_ERR__FATAL) fatal_.store(true);
     // Not enqueued at all: certainly not stored.
-    Report(
-        batch, i,
-        absl::UnavailableError(absl::StrCat("Kafka refused the record: ", rd_kafka_err2str(err))),
-        /*on_delivery_thread=*/false);
+    Report(batch, i, RecordFailure(err, "Kafka refused the record"), /*on_delivery_thread=*/false);
   }
   return n;
 }
@@ -205,11 +220,10 @@ void KafkaRecordSink::OnDeliveryReport(rd_kafka_t*, const rd_kafka_message_t* m,
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     // A timed-out in-flight message is "possibly persisted": not acknowledged, and a resend is
     // safe because the idempotency key deduplicates it downstream.
-    status = absl::UnavailableError(
-        absl::StrCat("Kafka delivery failed: ", rd_kafka_err2str(m->err),
-                     rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED
-                         ? " (possibly persisted)"
-                         : ""));
+    status =
+        RecordFailure(m->err, rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED
+                                  ? "Kafka delivery failed (possibly persisted)"
+                                  : "Kafka delivery failed");
     if (m->err == RD_KAFKA_RESP_ERR__FATAL) self->fatal_.store(true);
   }
   self->Report(batch, index, std::move(status), /*on_delivery_thread=*/true);

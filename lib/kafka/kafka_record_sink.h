@@ -34,8 +34,11 @@ struct KafkaSinkConfig {
   Properties extra_properties;
   // How long a record may wait for Kafka before its delivery fails ("possibly persisted").
   absl::Duration message_timeout = absl::Seconds(120);
-  // Verify `topics` at start, waiting up to metadata_timeout for them to appear.
+  // Verify `topics` at start, waiting up to metadata_timeout for them to appear, and that the
+  // producer's records and batches fit their max.message.bytes (CheckRecordSizes).
   bool check_topics = true;
+  // The largest record (key, value, headers) the sink will be given; 0: only batches are checked.
+  size_t largest_record_bytes = 0;
   absl::Duration metadata_timeout = absl::Seconds(15);
 };
 
@@ -46,6 +49,11 @@ struct KafkaSinkHooks {
   // The producer became unusable (false, reason) or usable again (true, "").
   std::function<void(bool serving, const std::string& reason)> on_health;
 };
+
+// What a record's Kafka error `err` becomes: FailedPrecondition for refusals no resend cures (the
+// record or its batch is too large, the record is invalid), Unavailable for the rest (a resend
+// may succeed). `what` begins the message, e.g. "Kafka delivery failed".
+absl::Status RecordFailure(rd_kafka_resp_err_t err, absl::string_view what);
 
 class KafkaRecordSink final : public RecordSink {
  public:

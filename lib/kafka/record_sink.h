@@ -43,7 +43,9 @@ struct Record {
 };
 
 // results[i] is the outcome of records[i]: OK once the record is durable (acks=all delivery report
-// succeeded), otherwise why it is not known to be stored.
+// succeeded), otherwise why it is not known to be stored: FailedPrecondition when Kafka refuses
+// the record for good (too large, invalid: a resend fails the same way), another code (usually
+// Unavailable) when a resend may succeed.
 using BatchDeliveredCallback = std::function<void(std::vector<absl::Status> results)>;
 
 class RecordSink {

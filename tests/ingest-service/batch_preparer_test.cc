@@ -1,7 +1,9 @@
 #include "ingest-service/batch_preparer.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/events/dead_letter_original.h"
 #include "lib/events/idempotency_key.h"
 #include "lib/events/series_key.h"
 #include "streammetrics/v1/dead_letter.pb.h"
@@ -91,6 +93,50 @@ TEST(BatchPreparerTest, TallySeparatesAcceptedRejectedAndFailed) {
   EXPECT_EQ(r.rejected, 2u);  // dead letters 1 and 3
   EXPECT_EQ(r.failed, 2u);
   EXPECT_EQ(r.first_failure.message(), "timed out");
+}
+
+TEST(BatchPreparerTest, TallyNamesAPermanentFailureFirst) {
+  std::vector<absl::Status> results = {absl::UnavailableError("timed out"),
+                                       absl::FailedPreconditionError("too large"),
+                                       absl::FailedPreconditionError("too large again")};
+  BatchResult r = Tally(results, {});
+  EXPECT_EQ(r.failed, 3u);
+  EXPECT_EQ(r.failed_permanently, 2u);
+  EXPECT_EQ(r.first_failure.message(), "too large");
+}
+
+TEST(BatchPreparerTest, AHugeEventMakesADeadLetterThatFitsEveryTopic) {
+  // 1.2 MB of metadata: refused (too large), and its dead letter keeps a 16 KiB prefix only.
+  v1::MetricBatch batch = Batch(kNow, 1, 1);
+  (*batch.mutable_events(0)->mutable_metadata())["blob"] = std::string(1'200'000, 'm');
+  const std::string whole = batch.events(0).SerializeAsString();
+  const events::ValidationLimits limits;
+  PreparedBatch p = PrepareBatch(batch, limits, IngestTopics{}, "writer", kNow);
+  ASSERT_EQ(p.records.size(), 1u);
+  const kafka::Record& r = p.records[0];
+  EXPECT_EQ(r.topic, "metrics-dead-letter");
+  v1::DeadLetter dead;
+  ASSERT_TRUE(dead.ParseFromString(r.value));
+  EXPECT_EQ(dead.original_size(), whole.size());
+  EXPECT_EQ(dead.original(), whole.substr(0, events::kDeadLetterOriginalBytes));
+  EXPECT_EQ(dead.original_sha256().size(), 32u);
+  EXPECT_LE(r.ByteSize() - kafka::Record::kOverheadBytes, LargestRecordBytes(limits));
+}
+
+TEST(BatchPreparerTest, ARecordOfTheLargestValidEventFitsTheStatedBound) {
+  // A valid event just under the 16 KiB limit, its bytes in the tags so the series key is as
+  // long as it can be.
+  v1::MetricBatch batch = Batch(kNow, 1, 1);
+  const events::ValidationLimits limits;
+  auto& tags = *batch.mutable_events(0)->mutable_tags();
+  for (int i = 0; tags.size() < limits.max_tags; ++i) {
+    tags[absl::StrCat("k", i)] = std::string(limits.max_tag_value_length, 'v');
+  }
+  ASSERT_FALSE(events::ValidateEvent(batch.events(0), limits, kNow).has_value())
+      << events::ValidateEvent(batch.events(0), limits, kNow)->message;
+  PreparedBatch p = PrepareBatch(batch, limits, IngestTopics{}, "writer", kNow);
+  ASSERT_EQ(p.records[0].topic, "metrics-events");
+  EXPECT_LE(p.records[0].ByteSize() - kafka::Record::kOverheadBytes, LargestRecordBytes(limits));
 }
 
 }  // namespace

@@ -145,6 +145,42 @@ TEST_F(IngestServiceTest, DeliveryFailureMidStreamSaysWhatWasAndWasNotStored) {
   EXPECT_EQ(metrics_.delivery_failures(), 1);
 }
 
+TEST_F(IngestServiceTest, ARecordKafkaRefusesForGoodIsNotWorthAResend) {
+  Start();
+  auto refuse_second = [](size_t i) {
+    return i == 1 ? absl::FailedPreconditionError("Broker: Message size too large (for good)")
+                  : absl::OkStatus();
+  };
+  // IngestStream: a FAILED ack marked permanent.
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub_->IngestStream(&ctx);
+    ASSERT_TRUE(stream->Write(Batch(Now(), 1, 3)));
+    ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+    sink_.CompleteOldest(refuse_second);
+    v1::BatchAck ack;
+    ASSERT_TRUE(stream->Read(&ack));
+    EXPECT_EQ(ack.status(), v1::ACK_STATUS_FAILED);
+    EXPECT_TRUE(ack.permanent());
+    EXPECT_EQ(ack.events_failed(), 1u);
+    EXPECT_THAT(ack.error(), HasSubstr("refused by Kafka for good"));
+    EXPECT_THAT(ack.error(), HasSubstr("resending this batch fails the same way"));
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+  // StreamMetrics: FAILED_PRECONDITION, which clients do not retry.
+  auto answer = StreamAsync({Batch(Now(), 1, 3), Batch(Now(), 2, 3)});
+  ASSERT_TRUE(sink_.AwaitPending(2, kWait));
+  sink_.CompleteOldest();
+  sink_.CompleteOldest(refuse_second);
+  auto [status, summary] = answer.get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("1 of 6 events were refused by Kafka for good"));
+  EXPECT_THAT(status.error_message(), HasSubstr("sequence 2"));
+  EXPECT_EQ(metrics_.records_refused(), 2);
+  EXPECT_EQ(metrics_.delivery_failures(), 2);
+}
+
 TEST_F(IngestServiceTest, IngestStreamAcksEachBatchAsSoonAsItIsFinal) {
   Start();
   grpc::ClientContext ctx;

@@ -97,5 +97,47 @@ TEST_F(IngestProcessTest, AMissingTopicStopsTheStartWithAReason) {
       << process.status();
 }
 
+TEST_F(IngestProcessTest, ATopicThatWouldRefuseItsBatchesStopsTheStartNamingBothLimits) {
+  // 64 KiB: a dead letter fits, the producer's 1 MB batches do not.
+  ScopedTopic small("it-process-small-dead", 3, {{"max.message.bytes", "65536"}});
+  ASSERT_TRUE(small.ok()) << small.status();
+  config_.topics.dead_letter = small.name();
+  absl::StatusOr<std::unique_ptr<IngestProcess>> process = IngestProcess::Start(config_);
+  ASSERT_FALSE(process.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(process.status())) << process.status();
+  EXPECT_NE(process.status().message().find(absl::StrCat("topic ", small.name(),
+                                                         " accepts record batches of up to "
+                                                         "max.message.bytes=65536")),
+            absl::string_view::npos)
+      << process.status();
+  // With batches that fit, the same topic is fine.
+  config_.kafka.extra_properties = {{"batch.size", "65536"}};
+  process = IngestProcess::Start(config_);
+  ASSERT_TRUE(process.ok()) << process.status();
+  EXPECT_TRUE((*process)->Stop().ok());
+}
+
+TEST_F(IngestProcessTest, AnEventOfAMegabyteIsDeadLetteredInPartAndAckedDurable) {
+  absl::StatusOr<std::unique_ptr<IngestProcess>> process = IngestProcess::Start(config_);
+  ASSERT_TRUE(process.ok()) << process.status();
+  auto stub = v1::IngestService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*process)->port()), grpc::InsecureChannelCredentials()));
+  v1::MetricBatch batch = testing::Batch(absl::Now(), 1, 2);
+  (*batch.mutable_events(1)->mutable_metadata())["blob"] = std::string(1'200'000, 'm');
+  grpc::ClientContext ctx;
+  auto stream = stub->IngestStream(&ctx);
+  ASSERT_TRUE(stream->Write(batch));
+  v1::BatchAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.status(), v1::ACK_STATUS_DURABLE) << ack.error();
+  EXPECT_EQ(ack.events_accepted(), 1u);
+  ASSERT_EQ(ack.rejections_size(), 1);
+  EXPECT_EQ(ack.rejections(0).reason(), v1::DEAD_LETTER_REASON_FIELD_TOO_LONG);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(dead_letters_.RecordCount(), 1);
+  EXPECT_TRUE((*process)->Stop().ok());
+}
+
 }  // namespace
 }  // namespace streammetrics::ingest

@@ -34,20 +34,6 @@ using ::testing::HasSubstr;
 constexpr char kWriterToken[] = "smt_writer-token-for-tests";
 constexpr char kReaderToken[] = "smt_reader-token-for-tests";
 
-// Resident set of a process, in KiB (VmRSS of /proc/<pid>/status), or -1.
-int64_t RssKib(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (absl::StartsWith(line, "VmRSS:")) {
-      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      int64_t kib = -1;
-      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib;
-    }
-  }
-  return -1;
-}
-
 class IngestSecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ pid_t Spawn(const std::vector<std::string>& args);
 // Sends `signal` to `pid` and waits for it to exit: its exit code, or 128 + the signal that ended
 // it.
 int StopChild(pid_t pid, int signal);
+
+// Resident set of a process, in KiB (VmRSS of /proc/<pid>/status), or -1.
+int64_t RssKib(pid_t pid);
 
 }  // namespace streammetrics::testing
 

@@ -13,13 +13,17 @@ namespace streammetrics::testing {
 namespace {
 
 // Creates or deletes `name`; the admin request's own result decides.
-absl::Status RunAdmin(rd_kafka_t* admin, const std::string& name, int partitions, bool create) {
+absl::Status RunAdmin(rd_kafka_t* admin, const std::string& name, int partitions, bool create,
+                      const std::map<std::string, std::string>& configs = {}) {
   char err[256];
   kafka::QueuePtr q(rd_kafka_queue_new(admin));
   if (create) {
     rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(name.c_str(), partitions, 3, err, sizeof(err));
     if (t == nullptr) return absl::InvalidArgumentError(err);
     rd_kafka_NewTopic_set_config(t, "min.insync.replicas", "2");
+    for (const auto& [config, value] : configs) {
+      rd_kafka_NewTopic_set_config(t, config.c_str(), value.c_str());
+    }
     rd_kafka_CreateTopics(admin, &t, 1, nullptr, q.get());
     rd_kafka_NewTopic_destroy(t);
   } else {
@@ -46,7 +50,9 @@ absl::Status RunAdmin(rd_kafka_t* admin, const std::string& name, int partitions
 
 }  // namespace
 
-ScopedTopic::ScopedTopic(const std::string& prefix, int partitions) : partitions_(partitions) {
+ScopedTopic::ScopedTopic(const std::string& prefix, int partitions,
+                         const std::map<std::string, std::string>& configs)
+    : partitions_(partitions) {
   static std::atomic<int> counter{0};
   name_ = absl::StrCat(prefix, "-", absl::ToUnixMillis(absl::Now()), "-", counter.fetch_add(1));
   auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()}});
@@ -57,7 +63,7 @@ ScopedTopic::ScopedTopic(const std::string& prefix, int partitions) : partitions
     return;
   }
   admin_ = std::move(*admin);
-  status_ = RunAdmin(admin_.get(), name_, partitions, /*create=*/true);
+  status_ = RunAdmin(admin_.get(), name_, partitions, /*create=*/true, configs);
   if (!status_.ok()) return;
   // Created means every broker knows every partition: KRaft propagates new topics to brokers
   // asynchronously, and a producer that refreshes metadata from a broker still missing some

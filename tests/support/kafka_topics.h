@@ -17,8 +17,10 @@ namespace streammetrics::testing {
 // cluster, deleted when the object goes away.
 class ScopedTopic {
  public:
-  // `prefix` plus a unique suffix names the topic. Check ok() before use.
-  ScopedTopic(const std::string& prefix, int partitions);
+  // `prefix` plus a unique suffix names the topic; `configs` are topic configurations set at
+  // creation (e.g. {"max.message.bytes", "65536"}). Check ok() before use.
+  ScopedTopic(const std::string& prefix, int partitions,
+              const std::map<std::string, std::string>& configs = {});
   ~ScopedTopic();
   ScopedTopic(const ScopedTopic&) = delete;
   ScopedTopic& operator=(const ScopedTopic&) = delete;

@@ -29,6 +29,9 @@ void Ledger::OnAck(const v1::BatchAck& ack, const v1::MetricBatch& batch, absl::
   if (ack.status() != v1::ACK_STATUS_DURABLE) {
     absl::MutexLock lock(&mu_);
     if (ack.status() == v1::ACK_STATUS_FAILED) ++counts_.batches_failed;
+    if (ack.permanent() && samples_.size() < kMaxSamples) {
+      samples_.push_back(absl::StrCat("batch ", ack.sequence(), " failed for good: ", ack.error()));
+    }
     if (ack.status() == v1::ACK_STATUS_REJECTED) {
       ++counts_.batches_rejected;
       if (samples_.size() < kMaxSamples) {

@@ -184,6 +184,36 @@ TEST(BatchWindowTest, IgnoresAcksForNothingItWaitsOn) {
   EXPECT_EQ(w.written_batches(), 0u);
 }
 
+TEST(BatchWindowTest, APermanentFailureGivesTheBatchUpAtOnce) {
+  BatchWindow w = Window(2);
+  for (int i = 0; i < 4; ++i) w.Add(Event(i), kT0);  // batches 7 and 8
+  WriteAll(w);
+  v1::BatchAck failed = Ack(7, v1::ACK_STATUS_FAILED);
+  failed.set_permanent(true);
+  EXPECT_EQ(w.OnAck(failed).kind, AckOutcome::Kind::kAbandoned);
+  EXPECT_EQ(w.NextToWrite(), nullptr) << "not resent";
+  EXPECT_TRUE(w.DoneThrough(7));
+  EXPECT_EQ(w.buffered_events(), 2u);
+  EXPECT_EQ(w.counters().batches_abandoned, 1u);
+  EXPECT_EQ(w.counters().events_in_abandoned_batches, 2u);
+  EXPECT_EQ(w.counters().batches_failed, 1u);
+}
+
+TEST(BatchWindowTest, ABatchIsGivenUpAtItsMaxFailedAcks) {
+  BatchWindowOptions options{"client-a", 7, 1, kDelay};
+  options.max_failed_acks = 3;
+  BatchWindow w(options);
+  w.Add(Event(0), kT0);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    EXPECT_EQ(WriteAll(w), std::vector<uint64_t>{7}) << "attempt " << attempt;
+    const AckOutcome o = w.OnAck(Ack(7, v1::ACK_STATUS_FAILED));
+    EXPECT_EQ(o.kind, attempt < 3 ? AckOutcome::Kind::kResend : AckOutcome::Kind::kAbandoned);
+  }
+  EXPECT_EQ(w.NextToWrite(), nullptr);
+  EXPECT_EQ(w.unacked_batches(), 0u);
+  EXPECT_EQ(w.counters().events_in_abandoned_batches, 1u);
+}
+
 TEST(BatchWindowTest, StreamLossQueuesEveryWrittenUnackedBatchInSequenceOrder) {
   BatchWindow w = Window(1);
   for (int i = 0; i < 5; ++i) w.Add(Event(i), kT0);  // batches 7..11

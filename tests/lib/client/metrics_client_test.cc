@@ -179,6 +179,52 @@ TEST_F(MetricsClientTest, FailedAckIsResentWithTheSameSequenceAndEvents) {
   EXPECT_EQ(s.events_acked_durable, 4u);
 }
 
+TEST_F(MetricsClientTest, ABatchFailingForGoodIsReportedNotResent) {
+  Serve(/*auto_complete=*/false);
+  MetricsClientOptions o = Options(port_, &log_);
+  o.max_batch_events = 2;
+  auto client = Client(o);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(client->Send(Event(i), kWait).ok());
+  kafka::FakeRecordSink& sink = server_->fake();
+  ASSERT_TRUE(sink.AwaitPending(1, kWait));
+  sink.CompleteOldest([](size_t i) {
+    return i == 0 ? absl::FailedPreconditionError("Broker: Message size too large")
+                  : absl::OkStatus();
+  });
+  absl::Status flushed = client->Flush(kWait);
+  EXPECT_EQ(flushed.code(), absl::StatusCode::kDataLoss) << flushed;
+  EXPECT_THAT(flushed.message(), HasSubstr("2 events were given up"));
+  EXPECT_THAT(flushed.message(), HasSubstr("Message size too large"));
+  EXPECT_EQ(server_->sequences(), (std::vector<uint64_t>{1})) << "not resent";
+  MetricsClient::Stats s = client->stats();
+  EXPECT_EQ(s.batches_abandoned, 1u);
+  EXPECT_EQ(s.events_in_abandoned_batches, 2u);
+  EXPECT_EQ(s.events_in_flight, 0u);
+  // The next batch is not held up by it.
+  for (int i = 2; i < 4; ++i) ASSERT_TRUE(client->Send(Event(i), kWait).ok());
+  ASSERT_TRUE(sink.AwaitPending(1, kWait));
+  sink.CompleteOldest();
+  EXPECT_TRUE(client->Flush(kWait).ok());
+}
+
+TEST_F(MetricsClientTest, ABatchThatKeepsFailingIsGivenUpAfterMaxFailedAcks) {
+  Serve(/*auto_complete=*/false);
+  MetricsClientOptions o = Options(port_, &log_);
+  o.max_batch_events = 1;
+  o.max_failed_acks = 3;
+  auto client = Client(o);
+  ASSERT_TRUE(client->Send(Event(0), kWait).ok());
+  kafka::FakeRecordSink& sink = server_->fake();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ASSERT_TRUE(sink.AwaitPending(1, kWait)) << "attempt " << attempt;
+    sink.CompleteOldest([](size_t) { return absl::UnavailableError("Local: Message timed out"); });
+  }
+  EXPECT_EQ(client->Flush(kWait).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(server_->sequences(), (std::vector<uint64_t>{1, 1, 1}));
+  EXPECT_EQ(client->stats().batches_abandoned, 1u);
+  EXPECT_THAT(client->stats().last_abandon_error, HasSubstr("Message timed out"));
+}
+
 TEST_F(MetricsClientTest, RejectedBatchIsDoneCountedAndNotResent) {
   Serve(/*auto_complete=*/true, /*server_max_batch=*/3);
   MetricsClientOptions o = Options(port_, &log_);
@@ -270,6 +316,9 @@ TEST(MetricsClientCreateTest, RefusesInvalidOptions) {
   EXPECT_EQ(MetricsClient::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
   o.max_batch_events = 1;
   o.first_sequence = 0;
+  EXPECT_EQ(MetricsClient::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.first_sequence = 1;
+  o.max_failed_acks = 0;
   EXPECT_EQ(MetricsClient::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

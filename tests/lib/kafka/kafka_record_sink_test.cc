@@ -117,6 +117,28 @@ TEST_F(KafkaRecordSinkTest, RetriableProduceErrorsAreRetriedWithoutLoss) {
   EXPECT_THAT(results, Each(::testing::Property(&absl::Status::ok, true)));
 }
 
+TEST_F(KafkaRecordSinkTest, RecordsKafkaRefusesForGoodFailAsFailedPrecondition) {
+  MakeSink();
+  // The broker refuses the produce request as too large: no resend cures it.
+  rd_kafka_mock_push_request_errors(mock_, kProduceApiKey, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  std::vector<absl::Status> results = SendAndWait(1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].code(), absl::StatusCode::kFailedPrecondition) << results[0];
+  EXPECT_THAT(results[0].message(), HasSubstr("for good"));
+  // A record over the producer's own message.max.bytes never leaves it.
+  auto done = std::make_shared<std::promise<std::vector<absl::Status>>>();
+  std::vector<Record> big(1);
+  big[0].topic = "metrics-events";
+  big[0].value = std::string(2'000'000, 'x');  // message.max.bytes is 1,000,000
+  sink_->SendBatch(std::move(big),
+                   [done](std::vector<absl::Status> r) { done->set_value(std::move(r)); });
+  results = done->get_future().get();
+  EXPECT_EQ(results[0].code(), absl::StatusCode::kFailedPrecondition) << results[0];
+  // Another failure stays retryable.
+  EXPECT_EQ(RecordFailure(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, "x").code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST_F(KafkaRecordSinkTest, BrokersDownPastMessageTimeoutFailEveryRecordOnce) {
   MakeSink(absl::Seconds(2));
   for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_down(mock_, b);
