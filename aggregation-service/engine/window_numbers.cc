@@ -13,7 +13,7 @@ absl::Status WindowNumbers::Merge(const WindowNumbers& other) {
   // The sketch first: it is the only part that can fail.
   RETURN_IF_ERROR(sketch.Merge(other.sketch));
   count += other.count;
-  sum += other.sum;
+  sum = SaturatedSum(sum, other.sum);
   min = std::min(min, other.min);
   max = std::max(max, other.max);
   return absl::OkStatus();

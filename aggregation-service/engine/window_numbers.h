@@ -7,6 +7,7 @@
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_ENGINE_WINDOW_NUMBERS_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_ENGINE_WINDOW_NUMBERS_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -18,6 +19,14 @@
 
 namespace streammetrics::aggregation {
 
+// a + b, held at +/-DBL_MAX instead of overflowing to infinity. Validation keeps values within
+// events::kMaxAbsValue, so a sum reaches the bound only past about 10^18 events; this keeps the
+// promise (no infinity in a stored aggregate) for input that skipped validation too.
+inline double SaturatedSum(double a, double b) {
+  return std::clamp(a + b, std::numeric_limits<double>::lowest(),
+                    std::numeric_limits<double>::max());
+}
+
 struct WindowNumbers {
   // Empty numbers whose sketch has this accuracy and bucket bound (DDSketch's preconditions).
   WindowNumbers(double relative_accuracy, size_t max_buckets)
@@ -26,15 +35,15 @@ struct WindowNumbers {
   // Counts one finite value. Inline: every counted event pays it.
   void Add(double value) {
     ++count;
-    sum += value;
+    sum = SaturatedSum(sum, value);
     if (value < min) min = value;
     if (value > max) max = value;
     sketch.Add(value);
   }
 
-  // Adds `other`'s numbers to these: sum += other.sum, so merging parts in window order makes
-  // the same additions whoever does it. Fails, leaving these unchanged, when the sketches cannot
-  // be merged (DDSketch::Merge: different accuracies, or a count past 2^64 - 1).
+  // Adds `other`'s numbers to these: sum += other.sum (saturated), so merging parts in window order
+  // makes the same additions whoever does it. Fails, leaving these unchanged, when the sketches
+  // cannot be merged (DDSketch::Merge: different accuracies, or a count past 2^64 - 1).
   absl::Status Merge(const WindowNumbers& other);
 
   uint64_t count = 0;

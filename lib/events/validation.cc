@@ -195,6 +195,11 @@ std::optional<EventViolation> CheckValue(double value, v1::MetricType type) {
         v1::DEAD_LETTER_REASON_NON_FINITE_VALUE,
         absl::StrCat("value is ", value > 0 ? "+Inf" : "-Inf", "; it must be a finite number"));
   }
+  if (std::abs(value) > kMaxAbsValue) {
+    return Violation(v1::DEAD_LETTER_REASON_VALUE_OUT_OF_RANGE,
+                     absl::StrCat("value is ", FormatValue(value),
+                                  "; its magnitude must be at most 1e290 (so sums stay finite)"));
+  }
   if (type != v1::METRIC_TYPE_CUSTOM_GAUGE && !(value > 0)) {
     return Violation(v1::DEAD_LETTER_REASON_NON_POSITIVE_VALUE,
                      absl::StrCat("value is ", FormatValue(value), "; values must be > 0 for ",

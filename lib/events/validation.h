@@ -15,6 +15,11 @@
 
 namespace streammetrics::events {
 
+// Largest magnitude of an event's value. Far beyond any measurement, and small enough that a
+// window's sum of such values stays finite for any realistic count (DBL_MAX / 1e290 is about
+// 1.8e18 events), so stored aggregates never hold an infinity.
+inline constexpr double kMaxAbsValue = 1e290;
+
 // Every limit of validation. Defaults are the contract's; each is configurable per deployment.
 struct ValidationLimits {
   // Longest event_id, in bytes.

@@ -229,11 +229,25 @@ TEST(ValidationTest, NonFiniteValuesAreRejectedForEveryType) {
   }
 }
 
+TEST(ValidationTest, ValuesBeyondTheMagnitudeBoundAreRejectedForEveryType) {
+  for (auto type : {v1::METRIC_TYPE_HTTP_REQUEST, v1::METRIC_TYPE_CUSTOM_GAUGE}) {
+    EXPECT_THAT(Validate(WithValue(kMaxAbsValue, type)), IsValid());
+    for (double value :
+         {std::nextafter(kMaxAbsValue, kInf), 1e308, std::numeric_limits<double>::max(), -1e291,
+          std::numeric_limits<double>::lowest()}) {
+      EXPECT_THAT(Validate(WithValue(value, type)),
+                  Rejects(v1::DEAD_LETTER_REASON_VALUE_OUT_OF_RANGE,
+                          "; its magnitude must be at most 1e290 (so sums stay finite)"))
+          << value;
+    }
+  }
+  EXPECT_THAT(Validate(WithValue(-1e290, v1::METRIC_TYPE_CUSTOM_GAUGE)), IsValid());
+}
+
 TEST(ValidationTest, NonPositiveValuesAreRejectedExceptForGauges) {
   for (int t = 1; t <= 10; ++t) {
     const auto type = static_cast<v1::MetricType>(t);
-    for (double value : {0.0, -0.0, -3.0, -std::numeric_limits<double>::denorm_min(),
-                         std::numeric_limits<double>::lowest()}) {
+    for (double value : {0.0, -0.0, -3.0, -std::numeric_limits<double>::denorm_min(), -1e290}) {
       if (type == v1::METRIC_TYPE_CUSTOM_GAUGE) {
         EXPECT_THAT(Validate(WithValue(value, type)), IsValid()) << value;
       } else {
@@ -258,9 +272,8 @@ TEST(ValidationTest, NonPositiveValuesAreRejectedExceptForGauges) {
 }
 
 TEST(ValidationTest, TinyAndHugePositiveValuesAreAccepted) {
-  for (double value :
-       {std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::min(), 1e-300, 1.0,
-        std::numeric_limits<double>::max()}) {
+  for (double value : {std::numeric_limits<double>::denorm_min(),
+                       std::numeric_limits<double>::min(), 1e-300, 1.0, kMaxAbsValue}) {
     EXPECT_THAT(Validate(WithValue(value)), IsValid()) << value;
   }
 }
