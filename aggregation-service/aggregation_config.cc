@@ -69,7 +69,16 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
              "Windows a WatchAggregates stream may fall behind before it is cut off.");
   loader.Duration("query_statement_timeout", &c.reader.statement_timeout,
                   "Longest PostgreSQL statement of one query.");
+  std::string page_token_keys;
+  loader.Secret("page_token_keys", &page_token_keys,
+                "keys QueryService page tokens are signed with (HMAC-SHA256), 32 bytes or more "
+                "each, separated by commas or newlines; the first signs, all verify (rotate: add "
+                "the new key first, drop the old one later). Unset: a random key per process, so "
+                "a token works only on the instance that issued it");
   RETURN_IF_ERROR(loader.Load(argc, argv));
+  if (!page_token_keys.empty()) {
+    ASSIGN_OR_RETURN(c.limits.page_token_keys, PageTokenKeys::FromText(page_token_keys));
+  }
   if (redis_port <= 0 || redis_port > 65535 || query_threads <= 0 || query_threads > 256 ||
       watch_buffer <= 0 || max_watchers <= 0 || watchers_per_caller <= 0 ||
       queued_per_caller <= 0) {

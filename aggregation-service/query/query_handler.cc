@@ -11,6 +11,7 @@
 #include "aggregation-service/engine/window_math.h"
 #include "aggregation-service/engine/window_numbers.h"
 #include "lib/common/log.h"
+#include "lib/common/redacted_error.h"
 #include "lib/common/status_macros.h"
 #include "lib/sketch/ddsketch.h"
 
@@ -19,6 +20,14 @@ namespace {
 
 // Windows read per round trip while merging a Summarize: bounds memory, whatever the range.
 constexpr int kSummarizePage = 2000;
+
+// A reader's answer as the caller may see it: PostgreSQL's own words (a connection string's
+// host, a statement) stay in the log (RedactedError).
+template <typename T>
+absl::StatusOr<T> Stored(absl::StatusOr<T> read) {
+  if (read.ok()) return read;
+  return RedactedError(read.status(), "the aggregate store");
+}
 
 }  // namespace
 
@@ -31,14 +40,15 @@ absl::StatusOr<v1::QueryAggregatesResponse> QueryHandler::QueryAggregates(
   const int page_size = query.limit;
   // One more than the page: whether there is a next page, without an empty last page.
   query.limit = page_size + 1;
-  ASSIGN_OR_RETURN(std::vector<v1::WindowAggregate> windows, deps_.reader->QueryWindows(query));
+  ASSIGN_OR_RETURN(std::vector<v1::WindowAggregate> windows,
+                   Stored(deps_.reader->QueryWindows(query)));
   v1::QueryAggregatesResponse response;
   const bool more = static_cast<int>(windows.size()) > page_size;
   if (more) windows.resize(page_size);
   for (v1::WindowAggregate& w : windows) *response.add_windows() = std::move(w);
   if (more) {
     response.set_next_page_token(
-        NextWindowsToken(request, response.windows(response.windows_size() - 1)));
+        NextWindowsToken(request, response.windows(response.windows_size() - 1), limits_));
   }
   return response;
 }
@@ -61,7 +71,8 @@ absl::StatusOr<v1::GetLatestResponse> QueryHandler::GetLatest(const v1::GetLates
       deps_.metrics->CacheError();
     }
   }
-  ASSIGN_OR_RETURN(std::optional<v1::WindowAggregate> stored, deps_.reader->LatestWindow(query));
+  ASSIGN_OR_RETURN(std::optional<v1::WindowAggregate> stored,
+                   Stored(deps_.reader->LatestWindow(query)));
   if (!stored.has_value()) {
     return absl::NotFoundError(
         absl::StrCat("series ", query.series_key, " has no ", query.final_only ? "final " : "",
@@ -81,14 +92,14 @@ absl::StatusOr<v1::ListSeriesResponse> QueryHandler::ListSeries(
   ASSIGN_OR_RETURN(SeriesQuery query, ParseListSeries(request, limits_));
   const int page_size = query.limit;
   query.limit = page_size + 1;
-  ASSIGN_OR_RETURN(std::vector<v1::SeriesInfo> series, deps_.reader->ListSeries(query));
+  ASSIGN_OR_RETURN(std::vector<v1::SeriesInfo> series, Stored(deps_.reader->ListSeries(query)));
   v1::ListSeriesResponse response;
   const bool more = static_cast<int>(series.size()) > page_size;
   if (more) series.resize(page_size);
   for (v1::SeriesInfo& s : series) *response.add_series() = std::move(s);
   if (more) {
     response.set_next_page_token(
-        NextSeriesToken(request, response.series(response.series_size() - 1)));
+        NextSeriesToken(request, response.series(response.series_size() - 1), limits_));
   }
   return response;
 }
@@ -121,7 +132,8 @@ absl::StatusOr<v1::SummarizeResponse> QueryHandler::Summarize(
           " series before the deadline and there are more: narrow the range or the tags, or "
           "allow a longer deadline"));
     }
-    ASSIGN_OR_RETURN(std::vector<v1::WindowAggregate> page, deps_.reader->QueryWindows(query));
+    ASSIGN_OR_RETURN(std::vector<v1::WindowAggregate> page,
+                     Stored(deps_.reader->QueryWindows(query)));
     for (const v1::WindowAggregate& w : page) {
       const double accuracy = w.sketch().relative_accuracy();
       absl::StatusOr<WindowNumbers> numbers =

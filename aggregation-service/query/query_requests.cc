@@ -15,6 +15,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "lib/common/status_macros.h"
 #include "lib/events/series_key.h"
+#include "lib/events/validation.h"
 #include "streammetrics/internal/page_token.pb.h"
 
 namespace streammetrics::aggregation {
@@ -46,6 +47,17 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
 }
 
+// Control characters (a NUL among them) are in no stored name: refused before they reach
+// PostgreSQL, whose error for a NUL would otherwise be the answer.
+absl::Status CheckCharacters(absl::string_view field, absl::string_view text) {
+  const size_t at = events::FindControlCharacter(text);
+  if (at == absl::string_view::npos) return absl::OkStatus();
+  return Invalid(absl::StrFormat(
+      "%s contains control character 0x%02X at byte %d; no stored name has one (bytes "
+      "0x00-0x1F and 0x7F are refused at ingest)",
+      field, static_cast<unsigned int>(static_cast<unsigned char>(text[at])), at));
+}
+
 absl::Status CheckService(const std::string& service_id, const QueryLimits& limits) {
   if (service_id.empty()) {
     return Invalid("service_id is required: name the service whose metrics you want");
@@ -54,7 +66,7 @@ absl::Status CheckService(const std::string& service_id, const QueryLimits& limi
     return Invalid(absl::StrCat("service_id is ", service_id.size(), " bytes long; at most ",
                                 limits.max_service_id_length, " (no stored service has more)"));
   }
-  return absl::OkStatus();
+  return CheckCharacters("service_id", service_id);
 }
 
 absl::Status CheckMetric(const std::string& metric_name, bool required, const QueryLimits& limits) {
@@ -65,7 +77,7 @@ absl::Status CheckMetric(const std::string& metric_name, bool required, const Qu
     return Invalid(absl::StrCat("metric_name is ", metric_name.size(), " bytes long; at most ",
                                 limits.max_metric_name_length, " (no stored metric has more)"));
   }
-  return absl::OkStatus();
+  return CheckCharacters("metric_name", metric_name);
 }
 
 absl::StatusOr<std::map<std::string, std::string>> CheckTags(
@@ -81,10 +93,12 @@ absl::StatusOr<std::map<std::string, std::string>> CheckTags(
       return Invalid(absl::StrCat("tag key \"", key.substr(0, 32), "...\" is ", key.size(),
                                   " bytes long; at most ", limits.max_tag_key_length));
     }
+    RETURN_IF_ERROR(CheckCharacters("a tag key", key));
     if (value.size() > limits.max_tag_value_length) {
       return Invalid(absl::StrCat("the value of tag \"", key, "\" is ", value.size(),
                                   " bytes long; at most ", limits.max_tag_value_length));
     }
+    RETURN_IF_ERROR(CheckCharacters(absl::StrCat("the value of tag \"", key, "\""), value));
     sorted.emplace(key, value);
   }
   return sorted;
@@ -160,19 +174,39 @@ uint64_t SeriesFingerprint(const v1::ListSeriesRequest& request) {
   return Fingerprint(filter);
 }
 
-std::string EncodeToken(const PageToken& token) {
-  return absl::WebSafeBase64Escape(token.SerializeAsString());
+std::string EncodeToken(const PageToken& token, const PageTokenKeys& keys) {
+  return absl::WebSafeBase64Escape(keys.Sign(token.SerializeAsString()));
 }
 
 constexpr char kStartAgain[] = "start again with an empty page_token";
 
 absl::StatusOr<std::optional<PageToken>> DecodeToken(const std::string& text, PageToken::Kind kind,
-                                                     uint64_t fingerprint) {
+                                                     uint64_t fingerprint,
+                                                     const QueryLimits& limits) {
   if (text.empty()) return std::optional<PageToken>();
+  if (text.size() > limits.max_page_token_length) {
+    return Invalid(absl::StrCat("page_token is ", text.size(),
+                                " characters long; no token this "
+                                "service issues has more than ",
+                                limits.max_page_token_length, ": ", kStartAgain));
+  }
   std::string bytes;
   PageToken token;
-  if (!absl::WebSafeBase64Unescape(text, &bytes) || !token.ParseFromString(bytes) ||
-      token.kind() == PageToken::KIND_UNSPECIFIED) {
+  if (!absl::WebSafeBase64Unescape(text, &bytes)) {
+    return Invalid(
+        absl::StrCat("page_token is malformed: pass next_page_token exactly as the "
+                     "previous answer gave it, or ",
+                     kStartAgain));
+  }
+  std::optional<std::string> payload = limits.page_token_keys.Verify(bytes);
+  if (!payload.has_value()) {
+    // Forged or edited, or signed with a key this instance does not hold (a key rotated out, or
+    // an instance without configured keys).
+    return Invalid(absl::StrCat(
+        "page_token was not issued by this service (or its signing key has been retired): ",
+        kStartAgain));
+  }
+  if (!token.ParseFromString(*payload) || token.kind() == PageToken::KIND_UNSPECIFIED) {
     return Invalid(
         absl::StrCat("page_token is malformed: pass next_page_token exactly as the "
                      "previous answer gave it, or ",
@@ -216,9 +250,9 @@ absl::StatusOr<WindowQuery> ParseQueryAggregates(const v1::QueryAggregatesReques
   ASSIGN_OR_RETURN(q.end, RequiredTime(request.end(), request.has_end(), "end"));
   RETURN_IF_ERROR(CheckRange(q.start, q.end, limits));
   RETURN_IF_ERROR(CheckPageSize(request.page_size(), limits));
-  ASSIGN_OR_RETURN(
-      std::optional<PageToken> token,
-      DecodeToken(request.page_token(), PageToken::KIND_WINDOWS, WindowsFingerprint(request)));
+  ASSIGN_OR_RETURN(std::optional<PageToken> token,
+                   DecodeToken(request.page_token(), PageToken::KIND_WINDOWS,
+                               WindowsFingerprint(request), limits));
   if (token.has_value()) {
     q.after =
         WindowCursor{absl::FromUnixMicros(token->after_start_micros()), token->after_series_key()};
@@ -236,9 +270,9 @@ absl::StatusOr<SeriesQuery> ParseListSeries(const v1::ListSeriesRequest& request
   RETURN_IF_ERROR(CheckService(request.service_id(), limits));
   RETURN_IF_ERROR(CheckMetric(request.metric_name(), /*required=*/false, limits));
   RETURN_IF_ERROR(CheckPageSize(request.page_size(), limits));
-  ASSIGN_OR_RETURN(
-      std::optional<PageToken> token,
-      DecodeToken(request.page_token(), PageToken::KIND_SERIES, SeriesFingerprint(request)));
+  ASSIGN_OR_RETURN(std::optional<PageToken> token,
+                   DecodeToken(request.page_token(), PageToken::KIND_SERIES,
+                               SeriesFingerprint(request), limits));
   if (token.has_value()) {
     q.after = SeriesCursor{token->after_metric_name(), token->after_series_key()};
   }
@@ -305,22 +339,23 @@ absl::StatusOr<WatchFilter> ParseWatch(const v1::WatchAggregatesRequest& request
 }
 
 std::string NextWindowsToken(const v1::QueryAggregatesRequest& request,
-                             const v1::WindowAggregate& last) {
+                             const v1::WindowAggregate& last, const QueryLimits& limits) {
   PageToken token;
   token.set_kind(PageToken::KIND_WINDOWS);
   token.set_request_fingerprint(WindowsFingerprint(request));
   token.set_after_start_micros(absl::ToUnixMicros(TimeFromProto(last.window_start())));
   token.set_after_series_key(last.series_key());
-  return EncodeToken(token);
+  return EncodeToken(token, limits.page_token_keys);
 }
 
-std::string NextSeriesToken(const v1::ListSeriesRequest& request, const v1::SeriesInfo& last) {
+std::string NextSeriesToken(const v1::ListSeriesRequest& request, const v1::SeriesInfo& last,
+                            const QueryLimits& limits) {
   PageToken token;
   token.set_kind(PageToken::KIND_SERIES);
   token.set_request_fingerprint(SeriesFingerprint(request));
   token.set_after_metric_name(last.series().metric_name());
   token.set_after_series_key(last.series_key());
-  return EncodeToken(token);
+  return EncodeToken(token, limits.page_token_keys);
 }
 
 }  // namespace streammetrics::aggregation

@@ -5,7 +5,8 @@
 // Page tokens are keyset cursors, not offsets: a page starts strictly after the last row of the
 // previous one in the answer's order, so rows inserted meanwhile never shift a page and every row
 // present throughout is returned exactly once. A token carries a fingerprint of the request's
-// filter, so it cannot be replayed against another query.
+// filter, so it cannot be replayed against another query, and is signed (PageTokenKeys), so it
+// cannot be forged or edited.
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_QUERY_QUERY_REQUESTS_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_QUERY_QUERY_REQUESTS_H_
 
@@ -17,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "aggregation-service/query/page_token_keys.h"
 #include "streammetrics/v1/aggregate.pb.h"
 #include "streammetrics/v1/query.pb.h"
 
@@ -37,6 +39,12 @@ struct QueryLimits {
   size_t max_metric_name_length = 200;
   // Most quantiles one Summarize may ask for.
   size_t max_quantiles = 32;
+  // Longest page_token accepted. A cursor holds at most a series key (about 5.5 KiB at the event
+  // limits) and a few numbers, base64-encoded with its MAC.
+  size_t max_page_token_length = 8 << 10;
+  // The keys page tokens are signed with (PageTokenKeys): configured, so tokens work on every
+  // instance, or one random key per process.
+  PageTokenKeys page_token_keys = PageTokenKeys::Random();
 };
 
 // Rows after this one, in (window start, series key) order.
@@ -101,8 +109,9 @@ struct WatchFilter {
 };
 
 // Each Parse* returns the normalized request, or InvalidArgument with a sentence naming the field
-// and what to send instead. A page token is checked too: malformed, issued by another RPC, or for
-// a request with other filter fields.
+// and what to send instead (control characters in service_id, metric_name and tags included). A
+// page token is checked too: too long, malformed, not signed by our keys, issued by another RPC,
+// or for a request with other filter fields.
 absl::StatusOr<WindowQuery> ParseQueryAggregates(const v1::QueryAggregatesRequest& request,
                                                  const QueryLimits& limits);
 absl::StatusOr<SeriesQuery> ParseListSeries(const v1::ListSeriesRequest& request,
@@ -118,10 +127,12 @@ absl::StatusOr<WatchFilter> ParseWatch(const v1::WatchAggregatesRequest& request
 // request passed its Parse*.
 int PageSize(int32_t requested, const QueryLimits& limits);
 
-// The token for the page after `last`, the last row of this page of `request`.
+// The token for the page after `last`, the last row of this page of `request`, signed with
+// limits.page_token_keys.
 std::string NextWindowsToken(const v1::QueryAggregatesRequest& request,
-                             const v1::WindowAggregate& last);
-std::string NextSeriesToken(const v1::ListSeriesRequest& request, const v1::SeriesInfo& last);
+                             const v1::WindowAggregate& last, const QueryLimits& limits);
+std::string NextSeriesToken(const v1::ListSeriesRequest& request, const v1::SeriesInfo& last,
+                            const QueryLimits& limits);
 
 }  // namespace streammetrics::aggregation
 

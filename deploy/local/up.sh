@@ -220,6 +220,15 @@ start_aggregation() {
     stop_process aggregation-service TERM 60
   fi
   require_free_port aggregation-service "${STREAMMETRICS_QUERY_ADDRESS##*:}"
+  # One page-token key for every instance of the stack (made once, kept with its state), so a
+  # page token issued by one aggregation instance is accepted by another.
+  local keys="$STATE/page_token_keys"
+  if [ ! -s "$keys" ]; then
+    (umask 077 && openssl rand -hex 32 >"$keys.new" && mv "$keys.new" "$keys") ||
+      sm_die "could not write $keys"
+  fi
+  : "${STREAMMETRICS_PAGE_TOKEN_KEYS_FILE:=$keys}"
+  export STREAMMETRICS_PAGE_TOKEN_KEYS_FILE
   setsid nohup "$AGGREGATION_BIN" >>"$log" 2>&1 </dev/null &
   record_pid aggregation-service $!
   wait_until "aggregation service" "$log" "$STREAMMETRICS_READY_TIMEOUT" \

@@ -18,6 +18,14 @@
 #include "absl/strings/string_view.h"
 
 namespace streammetrics::events {
+size_t FindControlCharacter(absl::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) return i;
+  }
+  return absl::string_view::npos;
+}
+
 namespace {
 
 using StringMap = google::protobuf::Map<std::string, std::string>;
@@ -41,14 +49,6 @@ std::string Quote(absl::string_view text) {
   std::string quoted = absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMaxQuotedBytes)), "\"");
   if (text.size() > kMaxQuotedBytes) absl::StrAppend(&quoted, "...");
   return quoted;
-}
-
-size_t FindControlCharacter(absl::string_view text) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) return i;
-  }
-  return absl::string_view::npos;
 }
 
 bool IsOnlyWhitespace(absl::string_view text) {
@@ -283,7 +283,7 @@ std::optional<EventViolation> ValidateEvent(const v1::MetricEvent& event,
   if (auto v = CheckTimestamp(event, limits, now)) return v;
   if (auto v = CheckValue(event.value(), event.metric_type())) return v;
   if (auto v = CheckText("unit", event.unit(), limits.max_unit_length, /*reject_blank=*/false,
-                         /*reject_control=*/false)) {
+                         /*reject_control=*/true)) {
     return ToEventViolation(std::move(v));
   }
   if (auto v = CheckEntries(event.tags(), {"tags", "tag", limits.max_tags,

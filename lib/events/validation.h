@@ -64,12 +64,16 @@ struct BatchViolation {
   std::string message;
 };
 
+// The offset of the first control character of `text` (bytes 0x00-0x1F and 0x7F), or npos.
+size_t FindControlCharacter(absl::string_view text);
+
 // Returns nullopt when `event` is valid at time `now`, else the first violation found, checking in
 // this order: identifiers (blank, too long, control characters) event_id, service_id, instance_id,
 // metric_name; metric_type; timestamp (unset or nanos out of [0, 1e9) -> INVALID_TIMESTAMP, then
 // future skew, then age; both compared without overflow even at the int64 extremes of seconds);
-// value (NaN/Inf, then > 0 unless CUSTOM_GAUGE); unit; tags (count, then each key/value's length
-// and control characters); metadata likewise; serialized size.
+// value (NaN/Inf, then magnitude over kMaxAbsValue, then > 0 unless CUSTOM_GAUGE); unit (length,
+// control characters); tags (count, then each key/value's length and control characters);
+// metadata likewise (values may hold control characters); serialized size.
 // "Blank" means empty or only ASCII whitespace; "control characters" are bytes 0x00-0x1F and 0x7F.
 std::optional<EventViolation> ValidateEvent(const v1::MetricEvent& event,
                                             const ValidationLimits& limits, absl::Time now);

@@ -20,6 +20,7 @@
 namespace streammetrics::aggregation {
 namespace {
 
+using ::testing::HasSubstr;
 using testing::kQueryT0;
 using testing::MakeWindow;
 
@@ -125,10 +126,20 @@ TEST_F(QueryHandlerTest, IncludesTheSketchOnlyWhenAsked) {
 }
 
 TEST_F(QueryHandlerTest, ReportsTheReaderFailure) {
-  reader_.SetFailure(absl::UnavailableError("PostgreSQL down"));
+  reader_.SetFailure(absl::UnavailableError("PostgreSQL down at db-7:5432"));
   QueryHandler handler = MakeHandler();
-  EXPECT_TRUE(
-      absl::IsUnavailable(handler.QueryAggregates(Query("svc", absl::Minutes(1))).status()));
+  const absl::Status status = handler.QueryAggregates(Query("svc", absl::Minutes(1))).status();
+  EXPECT_TRUE(absl::IsUnavailable(status));
+  // PostgreSQL's words stay in the log; the caller gets an id to quote.
+  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("db-7")));
+  EXPECT_THAT(status.message(), HasSubstr("correlation id "));
+  // A store error that is no fault of the caller's is INTERNAL, whatever code the store gave.
+  reader_.SetFailure(absl::InvalidArgumentError("invalid byte sequence for encoding UTF8: 0x00"));
+  v1::ListSeriesRequest series;
+  series.set_service_id("svc");
+  const absl::Status odd = handler.ListSeries(series).status();
+  EXPECT_TRUE(absl::IsInternal(odd)) << odd;
+  EXPECT_THAT(std::string(odd.message()), ::testing::Not(HasSubstr("UTF8")));
 }
 
 v1::GetLatestRequest Latest(bool final_only = false) {
@@ -191,7 +202,7 @@ TEST_F(QueryHandlerTest, GetLatestOfAnUnknownSeriesIsNotFound) {
   QueryHandler handler = MakeHandler();
   absl::StatusOr<v1::GetLatestResponse> r = handler.GetLatest(Latest());
   EXPECT_TRUE(absl::IsNotFound(r.status())) << r.status();
-  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("ListSeries"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("ListSeries"));
   EXPECT_TRUE(filled_.empty());
 }
 

@@ -59,6 +59,17 @@ TEST(ParseQueryAggregatesTest, RefusesEachBadField) {
       {"long metric",
        [](v1::QueryAggregatesRequest* r) { r->set_metric_name(std::string(201, 'm')); },
        "at most 200"},
+      {"NUL in service",
+       [](v1::QueryAggregatesRequest* r) { r->set_service_id(std::string("pay\0x", 5)); },
+       "service_id contains control character 0x00 at byte 3"},
+      {"escape in metric", [](v1::QueryAggregatesRequest* r) { r->set_metric_name("lat\x1b[2J"); },
+       "metric_name contains control character 0x1B at byte 3"},
+      {"control in tag key",
+       [](v1::QueryAggregatesRequest* r) { (*r->mutable_tags())["re\x7fgion"] = "eu"; },
+       "a tag key contains control character 0x7F"},
+      {"control in tag value",
+       [](v1::QueryAggregatesRequest* r) { (*r->mutable_tags())["region"] = "e\nu"; },
+       "the value of tag \"region\" contains control character 0x0A at byte 1"},
       {"no window size",
        [](v1::QueryAggregatesRequest* r) { r->set_window_size(v1::WINDOW_SIZE_UNSPECIFIED); },
        "window_size is required"},
@@ -97,6 +108,8 @@ TEST(ParseQueryAggregatesTest, RefusesEachBadField) {
        [](v1::QueryAggregatesRequest* r) {
          r->set_page_token(absl::WebSafeBase64Escape("\xff\xff"));
        },
+       "page_token was not issued by this service"},
+      {"token not base64", [](v1::QueryAggregatesRequest* r) { r->set_page_token("***"); },
        "page_token is malformed"},
   };
   for (const Case& c : cases) {
@@ -114,11 +127,12 @@ TEST(ParseQueryAggregatesTest, ASpanOfExactlyTheLimitIsAccepted) {
 }
 
 TEST(PageTokenTest, CarriesTheCursorOfTheLastRow) {
+  const QueryLimits limits;
   v1::QueryAggregatesRequest r = ValidQuery();
   const v1::WindowAggregate last = MakeWindow("checkout", "latency", {{"region", "eu"}},
                                               v1::WINDOW_SIZE_1M, kQueryT0 + absl::Minutes(7), {1});
-  r.set_page_token(NextWindowsToken(r, last));
-  absl::StatusOr<WindowQuery> q = ParseQueryAggregates(r, QueryLimits());
+  r.set_page_token(NextWindowsToken(r, last, limits));
+  absl::StatusOr<WindowQuery> q = ParseQueryAggregates(r, limits);
   ASSERT_TRUE(q.ok()) << q.status();
   ASSERT_TRUE(q->after.has_value());
   EXPECT_EQ(q->after->window_start, kQueryT0 + absl::Minutes(7));
@@ -126,20 +140,22 @@ TEST(PageTokenTest, CarriesTheCursorOfTheLastRow) {
 }
 
 TEST(PageTokenTest, SurvivesAChangeOfPageSizeOrSketchOnly) {
+  const QueryLimits limits;
   v1::QueryAggregatesRequest r = ValidQuery();
   const v1::WindowAggregate last =
       MakeWindow("checkout", "latency", {}, v1::WINDOW_SIZE_1M, kQueryT0, {1});
-  r.set_page_token(NextWindowsToken(r, last));
+  r.set_page_token(NextWindowsToken(r, last, limits));
   r.set_page_size(500);
   r.set_include_sketch(true);
-  EXPECT_TRUE(ParseQueryAggregates(r, QueryLimits()).ok());
+  EXPECT_TRUE(ParseQueryAggregates(r, limits).ok());
 }
 
 TEST(PageTokenTest, IsRefusedForAnotherFilter) {
+  const QueryLimits limits;
   v1::QueryAggregatesRequest r = ValidQuery();
   const v1::WindowAggregate last =
       MakeWindow("checkout", "latency", {}, v1::WINDOW_SIZE_1M, kQueryT0, {1});
-  const std::string token = NextWindowsToken(r, last);
+  const std::string token = NextWindowsToken(r, last, limits);
   for (auto mutate : std::vector<void (*)(v1::QueryAggregatesRequest*)>{
            [](v1::QueryAggregatesRequest* q) { q->set_metric_name("other"); },
            [](v1::QueryAggregatesRequest* q) { (*q->mutable_tags())["a"] = "b"; },
@@ -151,23 +167,78 @@ TEST(PageTokenTest, IsRefusedForAnotherFilter) {
     v1::QueryAggregatesRequest changed = r;
     mutate(&changed);
     changed.set_page_token(token);
-    ExpectInvalid(ParseQueryAggregates(changed, QueryLimits()).status(), "other filters");
+    ExpectInvalid(ParseQueryAggregates(changed, limits).status(), "other filters");
   }
 }
 
 TEST(PageTokenTest, OfListSeriesIsRefusedByQueryAggregatesAndBack) {
+  const QueryLimits limits;
   v1::ListSeriesRequest series;
   series.set_service_id("checkout");
   v1::SeriesInfo info;
   info.mutable_series()->set_metric_name("latency");
   info.set_series_key("k");
   v1::QueryAggregatesRequest r = ValidQuery();
-  r.set_page_token(NextSeriesToken(series, info));
-  ExpectInvalid(ParseQueryAggregates(r, QueryLimits()).status(), "issued by ListSeries");
+  r.set_page_token(NextSeriesToken(series, info, limits));
+  ExpectInvalid(ParseQueryAggregates(r, limits).status(), "issued by ListSeries");
 
   series.set_page_token(NextWindowsToken(
-      ValidQuery(), MakeWindow("checkout", "latency", {}, v1::WINDOW_SIZE_1M, kQueryT0, {1})));
-  ExpectInvalid(ParseListSeries(series, QueryLimits()).status(), "issued by QueryAggregates");
+      ValidQuery(), MakeWindow("checkout", "latency", {}, v1::WINDOW_SIZE_1M, kQueryT0, {1}),
+      limits));
+  ExpectInvalid(ParseListSeries(series, limits).status(), "issued by QueryAggregates");
+}
+
+TEST(PageTokenTest, AForgedOrEditedTokenIsRefused) {
+  const QueryLimits limits;
+  v1::QueryAggregatesRequest r = ValidQuery();
+  const v1::WindowAggregate last =
+      MakeWindow("checkout", "latency", {}, v1::WINDOW_SIZE_1M, kQueryT0, {1});
+  const std::string token = NextWindowsToken(r, last, limits);
+  // Made up from scratch: the cursor a client would like, with the right fingerprint even.
+  streammetrics::internal::PageToken forged;
+  forged.set_kind(streammetrics::internal::PageToken::KIND_WINDOWS);
+  forged.set_after_series_key("zzz");
+  r.set_page_token(absl::WebSafeBase64Escape(forged.SerializeAsString()));
+  ExpectInvalid(ParseQueryAggregates(r, limits).status(), "not issued by this service");
+  // One byte of a real token changed.
+  std::string bytes;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(token, &bytes));
+  bytes[bytes.size() / 2] ^= 1;
+  r.set_page_token(absl::WebSafeBase64Escape(bytes));
+  ExpectInvalid(ParseQueryAggregates(r, limits).status(), "not issued by this service");
+  // Another instance's random key.
+  r.set_page_token(token);
+  ExpectInvalid(ParseQueryAggregates(r, QueryLimits()).status(), "not issued by this service");
+  // Longer than any token issued: refused before decoding.
+  r.set_page_token(std::string(limits.max_page_token_length + 1, 'A'));
+  ExpectInvalid(ParseQueryAggregates(r, limits).status(), "characters long");
+}
+
+TEST(PageTokenTest, ConfiguredKeysRotate) {
+  const std::string old_key(40, 'o'), new_key(40, 'n');
+  QueryLimits before, during, after;
+  before.page_token_keys = *PageTokenKeys::FromText(old_key);
+  during.page_token_keys = *PageTokenKeys::FromText(new_key + "," + old_key);
+  after.page_token_keys = *PageTokenKeys::FromText(new_key);
+  v1::QueryAggregatesRequest r = ValidQuery();
+  const v1::WindowAggregate last =
+      MakeWindow("checkout", "latency", {}, v1::WINDOW_SIZE_1M, kQueryT0, {1});
+  r.set_page_token(NextWindowsToken(r, last, before));
+  EXPECT_TRUE(ParseQueryAggregates(r, during).ok()) << "old tokens verify while both keys are in";
+  ExpectInvalid(ParseQueryAggregates(r, after).status(), "signing key has been retired");
+  r.set_page_token(NextWindowsToken(r, last, during));
+  EXPECT_TRUE(ParseQueryAggregates(r, after).ok()) << "the new key signs";
+  EXPECT_FALSE(ParseQueryAggregates(r, before).ok());
+}
+
+TEST(PageTokenKeysTest, RefusesShortOrMissingKeysWithoutShowingThem) {
+  EXPECT_TRUE(PageTokenKeys::FromText(std::string(32, 'k')).ok());
+  absl::StatusOr<PageTokenKeys> short_key =
+      PageTokenKeys::FromText(std::string(40, 'k') + "\nsecret-but-short");
+  ASSERT_FALSE(short_key.ok());
+  EXPECT_THAT(short_key.status().message(), HasSubstr("key 2 is 16 bytes long"));
+  EXPECT_THAT(short_key.status().message(), ::testing::Not(HasSubstr("secret-but-short")));
+  EXPECT_FALSE(PageTokenKeys::FromText(" ,\n").ok());
 }
 
 TEST(ParseGetLatestTest, BuildsTheSeriesKeyOfTheExactTags) {

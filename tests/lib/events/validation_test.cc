@@ -289,6 +289,13 @@ TEST(ValidationTest, UnitLengthLimit) {
   e.set_unit(std::string(33, 'u'));
   EXPECT_EQ(MessageOf(Validate(e)), "unit is 33 bytes long; the limit is 32");
   EXPECT_THAT(Validate(e), Rejects(kTooLong, "unit"));
+  // A terminal escape sequence in the unit would reach every dashboard that prints it.
+  e.set_unit("ms\x1b[31m");
+  EXPECT_EQ(MessageOf(Validate(e)),
+            "unit contains control character 0x1B at byte 2; control characters (bytes 0x00-0x1F "
+            "and 0x7F) are not allowed");
+  e.set_unit(std::string("m\0s", 3));
+  EXPECT_THAT(Validate(e), Rejects(v1::DEAD_LETTER_REASON_INVALID_CHARACTERS, "0x00 at byte 1"));
 }
 
 // ---- serialized size ----
