@@ -268,6 +268,17 @@ TEST_F(QueryBinaryTest, EveryRpcAnswersWhatWasAggregated) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(status.error_message(), HasSubstr("service_id is required"));
   }
+  // A NUL in a name: refused up front, in our words, not PostgreSQL's ("invalid byte sequence").
+  {
+    grpc::ClientContext context;
+    v1::ListSeriesRequest nul;
+    nul.set_service_id(std::string("pay\0ment", 8));
+    v1::ListSeriesResponse response;
+    grpc::Status status = stub_->ListSeries(&context, nul, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("control character 0x00 at byte 3"));
+    EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr("byte sequence")));
+  }
   EXPECT_GE(
       Metric(
           "streammetrics_query_requests_total{code=\"invalid_argument\",rpc=\"QueryAggregates\"}"),
