@@ -15,6 +15,7 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
   ConfigLoader loader("streammetrics-aggregation");
   loader.String("query_address", &c.query_address, "gRPC address of the QueryService.");
   loader.String("aggregation_metrics_address", &c.metrics_address, "HTTP address of /metrics.");
+  AddMetricsServerFlags(&loader, &c.metrics_server);
   loader.String("kafka_bootstrap", &bootstrap, "Kafka bootstrap servers.");
   loader.String("consumer_group", &c.source.group_id,
                 "Consumer group of metrics-events (also the key of the offsets in PostgreSQL).");

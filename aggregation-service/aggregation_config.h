@@ -16,6 +16,7 @@
 #include "aggregation-service/query/redis_aggregate_cache.h"
 #include "aggregation-service/store/postgres_aggregate_store.h"
 #include "lib/common/grpc_server.h"
+#include "lib/common/metrics_server.h"
 #include "lib/kafka/kafka_record_sink.h"
 #include "lib/security/server_security.h"
 
@@ -26,6 +27,8 @@ struct AggregationConfig {
   std::string query_address = "127.0.0.1:50052";
   // HTTP address of the Prometheus /metrics endpoint.
   std::string metrics_address = "127.0.0.1:9465";
+  // Bounds of the /metrics endpoint's connections.
+  MetricsServerOptions metrics_server;
   // The consumer group reading metrics-events (its group.id and the key of its stored offsets).
   KafkaSourceConfig source;
   // The producer publishing final windows and dead letters (acks=all, idempotent).

@@ -20,7 +20,7 @@
 #include "lib/common/clock.h"
 #include "lib/common/grpc_server.h"
 #include "lib/common/log.h"
-#include "lib/common/metrics_exposer.h"
+#include "lib/common/metrics_server.h"
 #include "lib/common/status_macros.h"
 #include "lib/kafka/kafka_record_sink.h"
 #include "lib/security/call_guard.h"
@@ -32,7 +32,7 @@ namespace streammetrics::aggregation {
 struct AggregationProcess::Parts {
   AggregationConfig config;
   AggregationMetrics metrics;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<MetricsServer> exposer;
   std::unique_ptr<PostgresAggregateStore> store;
   std::unique_ptr<kafka::KafkaRecordSink> publisher;
   std::unique_ptr<QueryMetrics> query_metrics;
@@ -64,7 +64,7 @@ absl::StatusOr<std::unique_ptr<AggregationProcess>> AggregationProcess::Start(
   p->config = std::move(config);
   const AggregationConfig& c = p->config;
 
-  ASSIGN_OR_RETURN(p->exposer, StartExposer(c.metrics_address));
+  ASSIGN_OR_RETURN(p->exposer, MetricsServer::Start(c.metrics_address, c.metrics_server));
   p->exposer->RegisterCollectable(p->metrics.registry());
 
   absl::StatusOr<std::unique_ptr<PostgresAggregateStore>> store =

@@ -12,6 +12,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka>=2.8.0)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+# The services' /metrics endpoint (lib/common/metrics_server.h says why not prometheus-cpp's).
+pkg_check_modules(MICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
 # The programs' allocator (see streammetrics_allocator in cmake/Allocator.cmake).
 pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 

@@ -20,7 +20,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libpq-dev libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus-cpp-dev libspdlog-dev libjemalloc-dev
+  prometheus-cpp-dev libspdlog-dev libjemalloc-dev libmicrohttpd-dev
   # librdkafka build dependencies (and dpkg-dev to unpack its source package).
   dpkg-dev libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
   # Servers and tools of the local stack.

@@ -13,6 +13,7 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
   ConfigLoader loader("streammetrics-ingest");
   loader.String("ingest_address", &c.listen_address, "gRPC address of the IngestService.");
   loader.String("ingest_metrics_address", &c.metrics_address, "HTTP address of /metrics.");
+  AddMetricsServerFlags(&loader, &c.metrics_server);
   loader.String("kafka_bootstrap", &c.kafka.bootstrap_servers, "Kafka bootstrap servers.");
   loader.String("events_topic", &c.topics.events, "Topic of accepted events.");
   loader.String("dead_letter_topic", &c.topics.dead_letter, "Topic of rejected events.");

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "ingest-service/batch_preparer.h"
 #include "lib/common/grpc_server.h"
+#include "lib/common/metrics_server.h"
 #include "lib/events/validation.h"
 #include "lib/kafka/kafka_record_sink.h"
 #include "lib/security/server_security.h"
@@ -20,6 +21,8 @@ struct IngestConfig {
   std::string listen_address = "127.0.0.1:50051";
   // HTTP address of the Prometheus /metrics endpoint.
   std::string metrics_address = "127.0.0.1:9464";
+  // Bounds of the /metrics endpoint's connections.
+  MetricsServerOptions metrics_server;
   // Where accepted and rejected events go.
   IngestTopics topics;
   // Kafka producer and pass-through librdkafka properties. Its `topics` need not be set: the

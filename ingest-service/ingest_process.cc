@@ -13,7 +13,7 @@
 #include "lib/common/clock.h"
 #include "lib/common/grpc_server.h"
 #include "lib/common/log.h"
-#include "lib/common/metrics_exposer.h"
+#include "lib/common/metrics_server.h"
 #include "lib/common/status_macros.h"
 #include "lib/kafka/kafka_record_sink.h"
 #include "lib/security/call_guard.h"
@@ -28,7 +28,7 @@ inline constexpr char kServiceName[] = "streammetrics.v1.IngestService";
 struct IngestProcess::Parts {
   IngestConfig config;
   IngestMetrics metrics;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<MetricsServer> exposer;
   // Set once the server runs; the sink's health hook may fire on its delivery thread before.
   std::atomic<GrpcServer*> health{nullptr};
   std::unique_ptr<kafka::KafkaRecordSink> sink;
@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
   p->config = std::move(config);
   const IngestConfig& c = p->config;
 
-  ASSIGN_OR_RETURN(p->exposer, StartExposer(c.metrics_address));
+  ASSIGN_OR_RETURN(p->exposer, MetricsServer::Start(c.metrics_address, c.metrics_server));
   p->exposer->RegisterCollectable(p->metrics.registry());
 
   kafka::KafkaSinkHooks hooks;
