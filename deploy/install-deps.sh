@@ -30,6 +30,8 @@ APT_PACKAGES=(
   openssl
   # Build speed: compilation cache and a fast linker (cmake/BuildSpeed.cmake).
   ccache mold
+  # The fuzz targets (tests/fuzz/run.sh): Clang 14 and its libFuzzer/sanitizer runtimes.
+  clang-14 libclang-rt-14-dev
 )
 command -v java >/dev/null || APT_PACKAGES+=(default-jre-headless)
 command -v mvn >/dev/null || APT_PACKAGES+=(maven)

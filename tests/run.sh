@@ -2,8 +2,9 @@
 # The test command: installs what is missing, checks the formatting, builds with ASan/UBSan
 # (through ccache, linked by mold), brings up the local infrastructure (Kafka x3, PostgreSQL,
 # Redis) while the build runs, runs every ctest test (labels "unit" and "integration") in
-# parallel (tests that stop a shared server run alone: tests/CMakeLists.txt), stops what it
-# started, and prints where the time went. Exits non-zero on any failure.
+# parallel (tests that stop a shared server run alone: tests/CMakeLists.txt), runs each fuzz
+# target for 20 s (tests/fuzz/run.sh), stops what it started, and prints where the time went.
+# Exits non-zero on any failure.
 #
 #   tests/run.sh [extra ctest args]       e.g. tests/run.sh -L unit
 #
@@ -105,4 +106,14 @@ ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$jobs" "$@"
 ctest_rc=$?
 set -e
 phase_done "ctest"
-exit $ctest_rc
+
+# Every fuzz target, briefly: its regression inputs, then 20 s of fuzzing from its seeds
+# (STREAMMETRICS_FUZZ_SECONDS; 0 skips). The long runs are tests/fuzz/run.sh --runs 10000000.
+fuzz_rc=0
+fuzz_seconds="${STREAMMETRICS_FUZZ_SECONDS:-20}"
+if [ "$fuzz_seconds" -gt 0 ]; then
+  "$root/tests/fuzz/run.sh" "$fuzz_seconds" || fuzz_rc=$?
+  phase_done "fuzz"
+fi
+[ "$ctest_rc" -ne 0 ] && exit "$ctest_rc"
+exit $fuzz_rc

@@ -233,13 +233,7 @@ TEST_F(IngestServiceTest, AMalformedBatchIsRejectedAndTheBatchesAfterItAreStored
   ASSERT_TRUE(stream->Write(testing::Message(std::string("\x0a\xff\xff", 3))));  // garbage
   ASSERT_TRUE(stream->Write(testing::Message(Batch(Now(), 4, 3).SerializeAsString())));
   stream->WritesDone();
-  std::map<uint64_t, v1::BatchAck> acks;
-  grpc::ByteBuffer bytes;
-  while (stream->Read(&bytes)) {
-    v1::BatchAck ack;
-    ASSERT_TRUE(grpc::SerializationTraits<v1::BatchAck>::Deserialize(&bytes, &ack).ok());
-    acks[ack.sequence()] = ack;
-  }
+  std::map<uint64_t, v1::BatchAck> acks = testing::ReadAcksBySequence(stream.get());
   EXPECT_TRUE(stream->Finish().ok());
   ASSERT_EQ(acks.size(), 4u);  // 1, 2, 4 and 0 (the garbage, which names no sequence)
   EXPECT_EQ(acks[1].status(), v1::ACK_STATUS_DURABLE);

@@ -3,6 +3,8 @@
 #ifndef STREAMMETRICS_TESTS_INGEST_SERVICE_TEST_SERVER_H_
 #define STREAMMETRICS_TESTS_INGEST_SERVICE_TEST_SERVER_H_
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -54,6 +56,22 @@ inline std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> RawStreamMetrics(
   return std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>>(
       grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel, method, context,
                                                                     response));
+}
+
+// Reads raw acks until the server ends `stream`, by sequence (a later ack of a sequence replaces
+// an earlier one). An ack that does not parse is stored under sequence UINT64_MAX.
+inline std::map<uint64_t, v1::BatchAck> ReadAcksBySequence(
+    grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
+  std::map<uint64_t, v1::BatchAck> acks;
+  grpc::ByteBuffer bytes;
+  while (stream->Read(&bytes)) {
+    v1::BatchAck ack;
+    if (!grpc::SerializationTraits<v1::BatchAck>::Deserialize(&bytes, &ack).ok()) {
+      ack.set_sequence(UINT64_MAX);
+    }
+    acks[ack.sequence()] = ack;
+  }
+  return acks;
 }
 
 }  // namespace streammetrics::ingest::testing

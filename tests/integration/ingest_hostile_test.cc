@@ -1,23 +1,34 @@
-// The streammetrics-ingest binary against a hostile client on the real stack: a client that sends
+// The streammetrics-ingest binary against hostile clients on the real stack: a client that sends
 // batches of rejected events and never reads its acks must move the service's memory by its
-// configured budgets only, while a well-behaved client on the same server keeps being answered.
+// configured budgets only, while a well-behaved client on the same server keeps being answered;
+// malformed batches between good ones are answered and the good ones stored; out-of-range values
+// are refused; 500 silent connections to /metrics leave a scraper answered.
 // The figures (RSS, the well-behaved client's ack latency) are printed for docs/ingest.md; the
 // test asserts the memory bound, not a latency.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "streammetrics/v1/ingest.grpc.pb.h"
 #include "tests/ingest-service/test_events.h"
+#include "tests/ingest-service/test_server.h"
 #include "tests/integration/ingest_child.h"
 #include "tests/support/child_process.h"
 #include "tests/support/kafka_topics.h"
@@ -176,6 +187,123 @@ TEST_F(IngestHostileTest, AClientThatNeverReadsItsAcksMovesTheMemoryByItsBudgets
   EXPECT_GE(holds, 1) << "the service never stopped reading the hostile stream";
   EXPECT_LE(rss_max - rss_before, kStreamBytesKib + kUnreadAckBytesKib + kOverheadKib);
   EXPECT_GT(during_ms.size(), 0u);
+}
+
+// A batch whose second event's unit holds invalid UTF-8: it does not parse.
+std::string MalformedBatch(uint64_t sequence) {
+  v1::MetricBatch b = ingest::testing::Batch(absl::Now(), sequence, 2, -1, "malformed");
+  b.mutable_events(1)->set_unit("ms\xff");
+  return b.SerializePartialAsString();
+}
+
+std::string GoodBatch(uint64_t sequence, const std::string& client) {
+  return ingest::testing::Batch(absl::Now(), sequence, 3, -1, client).SerializeAsString();
+}
+
+TEST_F(IngestHostileTest, GoodBadGoodOnBothRpcsAnswersTheBadAndStoresTheGood) {
+  auto stub = NewStub();
+  auto channel = grpc::CreateChannel(ingest_->address(), grpc::InsecureChannelCredentials());
+  // IngestStream: an ack for each, the malformed one REJECTED naming the field.
+  {
+    grpc::ClientContext ctx;
+    auto stream = ingest::testing::RawIngestStream(channel.get(), &ctx);
+    ASSERT_TRUE(stream->Write(ingest::testing::Message(GoodBatch(1, "ggb-stream"))));
+    ASSERT_TRUE(stream->Write(ingest::testing::Message(MalformedBatch(2))));
+    ASSERT_TRUE(stream->Write(ingest::testing::Message(GoodBatch(3, "ggb-stream"))));
+    stream->WritesDone();
+    std::map<uint64_t, v1::BatchAck> acks = ingest::testing::ReadAcksBySequence(stream.get());
+    ASSERT_TRUE(stream->Finish().ok());
+    ASSERT_EQ(acks.size(), 3u);
+    EXPECT_EQ(acks[1].status(), v1::ACK_STATUS_DURABLE);
+    EXPECT_EQ(acks[1].events_accepted(), 3u);
+    EXPECT_EQ(acks[2].status(), v1::ACK_STATUS_REJECTED);
+    EXPECT_EQ(acks[2].batch_reject_reason(), v1::BATCH_REJECT_REASON_MALFORMED);
+    EXPECT_THAT(acks[2].error(), ::testing::HasSubstr("streammetrics.v1.MetricEvent.unit"));
+    EXPECT_EQ(acks[3].status(), v1::ACK_STATUS_DURABLE);
+  }
+  // StreamMetrics: OK, three batches received, one rejected, six events accepted.
+  {
+    grpc::ClientContext ctx;
+    grpc::ByteBuffer response;
+    auto writer = ingest::testing::RawStreamMetrics(channel.get(), &ctx, &response);
+    ASSERT_TRUE(writer->Write(ingest::testing::Message(GoodBatch(1, "ggb-summary"))));
+    ASSERT_TRUE(writer->Write(ingest::testing::Message(MalformedBatch(2))));
+    ASSERT_TRUE(writer->Write(ingest::testing::Message(GoodBatch(3, "ggb-summary"))));
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+    v1::IngestSummary summary;
+    ASSERT_TRUE(
+        grpc::SerializationTraits<v1::IngestSummary>::Deserialize(&response, &summary).ok());
+    EXPECT_EQ(summary.batches_received(), 3u);
+    EXPECT_EQ(summary.batches_rejected(), 1u);
+    EXPECT_EQ(summary.events_accepted(), 6u);
+  }
+  // Nothing acked is lost: the twelve accepted events are on the topic, and both malformed
+  // batches are counted.
+  EXPECT_TRUE(PollUntil(absl::Seconds(30), [&] { return events_->RecordCount() == 12; }))
+      << events_->RecordCount();
+  EXPECT_EQ(Metric("streammetrics_ingest_batches_rejected_total{reason=\"malformed\"}"), 2);
+
+  // Values: 1e290 is taken, 1e308 is refused with its reason, so no window can sum to infinity.
+  v1::MetricBatch values = ingest::testing::Batch(absl::Now(), 1, 3, -1, "ggb-values");
+  values.mutable_events(0)->set_value(1e290);
+  values.mutable_events(1)->set_value(1e308);
+  values.mutable_events(2)->set_value(1e308);
+  grpc::ClientContext ctx;
+  auto stream = stub->IngestStream(&ctx);
+  ASSERT_TRUE(stream->Write(values));
+  v1::BatchAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.status(), v1::ACK_STATUS_DURABLE);
+  EXPECT_EQ(ack.events_accepted(), 1u);
+  ASSERT_EQ(ack.rejections_size(), 2);
+  for (const v1::Rejection& r : ack.rejections()) {
+    EXPECT_EQ(r.reason(), v1::DEAD_LETTER_REASON_VALUE_OUT_OF_RANGE);
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_TRUE(PollUntil(absl::Seconds(30), [&] { return dead_->RecordCount() == 2; }));
+}
+
+TEST_F(IngestHostileTest, FiveHundredSilentMetricsConnectionsLeaveTheScraperAnswered) {
+  const std::string& address = ingest_->metrics_address();
+  const int port = std::stoi(address.substr(address.rfind(':') + 1));
+  std::vector<int> silent;
+  for (int i = 0; i < 500; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0) {
+      silent.push_back(fd);
+    } else {
+      close(fd);
+    }
+  }
+  // A scraper on another address (127.0.0.2 stands for another host) is answered.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)), 0);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  const std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[8192];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
+  close(fd);
+  for (int s : silent) close(s);
+  EXPECT_THAT(response, ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(response, ::testing::HasSubstr("streammetrics_ingest_open_streams"));
 }
 
 }  // namespace

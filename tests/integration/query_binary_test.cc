@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "aggregation-service/engine/window_math.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "streammetrics/internal/page_token.pb.h"
 #include "streammetrics/v1/query.grpc.pb.h"
 #include "tests/integration/aggregation_harness.h"
 #include "tests/support/kafka_topics.h"
@@ -278,6 +280,23 @@ TEST_F(QueryBinaryTest, EveryRpcAnswersWhatWasAggregated) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(status.error_message(), HasSubstr("control character 0x00 at byte 3"));
     EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr("byte sequence")));
+  }
+  // A page token made up by the client: refused, not followed.
+  {
+    grpc::ClientContext context;
+    v1::QueryAggregatesRequest forged;
+    forged.set_service_id(data.service_id());
+    forged.set_window_size(v1::WINDOW_SIZE_1M);
+    *forged.mutable_start() = aggregation::TimeToProto(absl::Now() - absl::Hours(2));
+    *forged.mutable_end() = aggregation::TimeToProto(absl::Now());
+    streammetrics::internal::PageToken token;
+    token.set_kind(streammetrics::internal::PageToken::KIND_WINDOWS);
+    token.set_after_series_key("zzz");
+    forged.set_page_token(absl::WebSafeBase64Escape(token.SerializeAsString()));
+    v1::QueryAggregatesResponse response;
+    grpc::Status status = stub_->QueryAggregates(&context, forged, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("page_token was not issued by this service"));
   }
   EXPECT_GE(
       Metric(
