@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lib/client/utf8_check.h"
+#include "lib/common/status_macros.h"
 
 namespace streammetrics::client {
 ClientCore::ClientCore(MetricsClientOptions options, uint64_t first_sequence)
@@ -22,6 +24,7 @@ ClientCore::~ClientCore() {
 }
 
 absl::Status ClientCore::Send(v1::MetricEvent event, absl::Duration timeout) {
+  RETURN_IF_ERROR(CheckUtf8(event));
   bool sealed = false;
   {
     absl::MutexLock lock(&mu_);

@@ -122,7 +122,8 @@ class MetricsClient {
 
   // Queues `event`. Blocks while max_buffered_events are waiting for acks: OK once queued,
   // DeadlineExceeded if there was still no room after `timeout` (the event is not queued),
-  // FailedPrecondition once Close has been called.
+  // FailedPrecondition once Close has been called, InvalidArgument naming the field when one of
+  // its strings is not valid UTF-8 (it would make the server refuse its whole batch).
   absl::Status Send(v1::MetricEvent event, absl::Duration timeout);
 
   // Writes the partial batch at once and waits until every event sent before the call is

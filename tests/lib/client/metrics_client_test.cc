@@ -225,6 +225,25 @@ TEST_F(MetricsClientTest, ABatchThatKeepsFailingIsGivenUpAfterMaxFailedAcks) {
   EXPECT_THAT(client->stats().last_abandon_error, HasSubstr("Message timed out"));
 }
 
+TEST_F(MetricsClientTest, AnEventWithInvalidUtf8IsRefusedAndItsBatchGoesOutWithoutIt) {
+  Serve(/*auto_complete=*/true);
+  MetricsClientOptions o = Options(port_, &log_);
+  o.max_batch_events = 2;
+  auto client = Client(o);
+  ASSERT_TRUE(client->Send(Event(0), kWait).ok());
+  v1::MetricEvent bad = Event(1);
+  bad.set_unit("ms\xff");
+  absl::Status refused = client->Send(bad, kWait);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("unit is not valid UTF-8"));
+  ASSERT_TRUE(client->Send(Event(2), kWait).ok());
+  ASSERT_TRUE(client->Flush(kWait).ok());
+  MetricsClient::Stats s = client->stats();
+  EXPECT_EQ(s.events_sent, 2u);
+  EXPECT_EQ(s.events_accepted, 2u);
+  EXPECT_EQ(s.batches_rejected, 0u);
+}
+
 TEST_F(MetricsClientTest, RejectedBatchIsDoneCountedAndNotResent) {
   Serve(/*auto_complete=*/true, /*server_max_batch=*/3);
   MetricsClientOptions o = Options(port_, &log_);
