@@ -84,6 +84,16 @@ IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
                       .Register(r);
   produce_latency_events_ = &latency.Add({{"topic", "events"}}, LatencyBuckets());
   produce_latency_dead_letters_ = &latency.Add({{"topic", "dead_letter"}}, LatencyBuckets());
+  auto& batch_latency =
+      BuildHistogram()
+          .Name("streammetrics_ingest_batch_latency_seconds")
+          .Help(
+              "Per batch: stage=\"answer\" from reading it to its ack (or summary entry) being "
+              "ready; stage=\"kafka\" from handing its records to Kafka to the last delivery "
+              "report.")
+          .Register(r);
+  batch_latency_answer_ = &batch_latency.Add({{"stage", "answer"}}, LatencyBuckets());
+  batch_latency_kafka_ = &batch_latency.Add({{"stage", "kafka"}}, LatencyBuckets());
   open_streams_ = &BuildGauge()
                        .Name("streammetrics_ingest_open_streams")
                        .Help("Client streams currently open.")
@@ -182,6 +192,12 @@ void IngestMetrics::Delivered(bool dead_letter, absl::Duration latency, bool ok)
   if (ok && dead_letter) dead_letters_->Increment();
   (dead_letter ? produce_latency_dead_letters_ : produce_latency_events_)
       ->Observe(absl::ToDoubleSeconds(latency));
+}
+
+std::pair<uint64_t, double> IngestMetrics::batch_latency(const std::string& stage) const {
+  const prometheus::ClientMetric m =
+      (stage == "kafka" ? batch_latency_kafka_ : batch_latency_answer_)->Collect();
+  return {m.histogram.sample_count, m.histogram.sample_sum};
 }
 
 }  // namespace streammetrics::ingest

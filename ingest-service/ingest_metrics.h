@@ -7,6 +7,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "lib/kafka/record_sink.h"
@@ -40,6 +41,14 @@ class IngestMetrics {
   }
   // One Kafka delivery report, of a dead letter or of an event.
   void Delivered(bool dead_letter, absl::Duration latency, bool ok);
+  // A batch's records all reported by Kafka, `latency` after they were handed over.
+  void BatchDelivered(absl::Duration latency) {
+    batch_latency_kafka_->Observe(absl::ToDoubleSeconds(latency));
+  }
+  // A batch's answer (ack, or its part of the summary) ready, `latency` after it was read.
+  void BatchAnswered(absl::Duration latency) {
+    batch_latency_answer_->Observe(absl::ToDoubleSeconds(latency));
+  }
   void StreamOpened() { open_streams_->Increment(); }
   void StreamClosed() { open_streams_->Decrement(); }
   void StreamCancelled() { streams_cancelled_->Increment(); }
@@ -76,6 +85,8 @@ class IngestMetrics {
   double events_accepted() const { return events_accepted_->Value(); }
   double events_rejected(v1::DeadLetterReason reason) const;
   double delivery_failures() const { return delivery_failures_->Value(); }
+  // Observations and their sum (seconds) of the batch latency of `stage` ("kafka" or "answer").
+  std::pair<uint64_t, double> batch_latency(const std::string& stage) const;
   double records_refused() const { return records_refused_->Value(); }
   double batches_rejected(v1::BatchRejectReason reason) const {
     return reason > 0 && reason < v1::BatchRejectReason_ARRAYSIZE && batches_rejected_[reason]
@@ -96,6 +107,8 @@ class IngestMetrics {
   std::array<prometheus::Counter*, v1::DeadLetterReason_ARRAYSIZE> events_rejected_{};
   prometheus::Histogram* produce_latency_events_;
   prometheus::Histogram* produce_latency_dead_letters_;
+  prometheus::Histogram* batch_latency_kafka_;
+  prometheus::Histogram* batch_latency_answer_;
   prometheus::Gauge* open_streams_;
   prometheus::Counter* streams_cancelled_;
   prometheus::Counter* unread_ack_holds_;

@@ -77,6 +77,8 @@ struct BatchOutcome {
   std::optional<events::BatchViolation> batch_violation;  // set: refused whole, nothing stored
   BatchResult result;
   std::vector<v1::Rejection> rejections;
+  // When the batch was read (deps.clock): its answer's latency is measured from here.
+  absl::Time read_at = absl::InfinitePast();
 };
 
 // One line a second at most for malformed batches, over all streams: a client can send them at
@@ -194,6 +196,8 @@ class IngestReactor : public Base {
     uint32_t events;
     size_t bytes;
     std::vector<v1::Rejection> rejections;
+    absl::Time read_at;  // the batch was read
+    absl::Time sent_at;  // its records were handed to the sink
   };
 
   static google::protobuf::ArenaOptions ArenaOptions() {
@@ -206,6 +210,7 @@ class IngestReactor : public Base {
   }
 
   void HandleBatch() {
+    const absl::Time read_at = deps_.clock->Now();
     v1::MetricBatch& batch = *FreshBatch();
     if (absl::Status parsed = ParseBatch(&request_, &batch); !parsed.ok()) {
       ++batches_read_;
@@ -222,6 +227,7 @@ class IngestReactor : public Base {
       }
       BatchOutcome outcome;
       outcome.sequence = batch.sequence();
+      outcome.read_at = read_at;
       outcome.batch_violation =
           events::BatchViolation{v1::BATCH_REJECT_REASON_MALFORMED, std::string(parsed.message())};
       Record(std::move(outcome));
@@ -244,6 +250,7 @@ class IngestReactor : public Base {
       BatchOutcome outcome;
       outcome.sequence = batch.sequence();
       outcome.events = events;
+      outcome.read_at = read_at;
       outcome.batch_violation = std::move(violation);
       Record(std::move(outcome));
       return;
@@ -251,8 +258,9 @@ class IngestReactor : public Base {
     PreparedBatch prepared =
         PrepareBatch(batch, deps_.limits, deps_.topics, admission_.caller, deps_.clock->Now());
     for (const v1::Rejection& r : prepared.rejections) deps_.metrics->EventRejected(r.reason());
-    auto in_flight = std::make_shared<InFlight>(
-        InFlight{prepared.sequence, events, prepared.bytes, std::move(prepared.rejections)});
+    auto in_flight = std::make_shared<InFlight>(InFlight{prepared.sequence, events, prepared.bytes,
+                                                         std::move(prepared.rejections), read_at,
+                                                         deps_.clock->Now()});
     deps_.budget->Acquire(prepared.bytes);
     {
       absl::MutexLock lock(&mu_);
@@ -268,9 +276,11 @@ class IngestReactor : public Base {
 
   // Runs on the sink's delivery thread.
   void OnDelivered(InFlight& batch, const std::vector<absl::Status>& results) {
+    deps_.metrics->BatchDelivered(deps_.clock->Now() - batch.sent_at);
     BatchOutcome outcome;
     outcome.sequence = batch.sequence;
     outcome.events = batch.events;
+    outcome.read_at = batch.read_at;
     outcome.result = Tally(results, batch.rejections);
     outcome.rejections = std::move(batch.rejections);
     deps_.metrics->EventsAccepted(outcome.result.accepted);
@@ -286,6 +296,9 @@ class IngestReactor : public Base {
   }
 
   void Record(BatchOutcome outcome) {
+    if (outcome.read_at != absl::InfinitePast()) {
+      deps_.metrics->BatchAnswered(deps_.clock->Now() - outcome.read_at);
+    }
     std::function<void()> action;
     {
       absl::MutexLock lock(&mu_);

@@ -181,6 +181,26 @@ TEST_F(IngestServiceTest, ARecordKafkaRefusesForGoodIsNotWorthAResend) {
   EXPECT_EQ(metrics_.delivery_failures(), 2);
 }
 
+TEST_F(IngestServiceTest, BatchLatencyIsMeasuredFromReadToAnswerAndOverKafka) {
+  Start();
+  grpc::ClientContext ctx;
+  auto stream = stub_->IngestStream(&ctx);
+  ASSERT_TRUE(stream->Write(Batch(Now(), 1, 2)));
+  ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+  clock_.Advance(absl::Milliseconds(40));  // Kafka takes 40 ms (on the injected clock)
+  sink_.CompleteOldest();
+  v1::BatchAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  // A batch refused whole is answered at once: an answer of 0 s.
+  ASSERT_TRUE(stream->Write(Batch(Now(), 2, 0)));
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.status(), v1::ACK_STATUS_REJECTED);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(metrics_.batch_latency("kafka"), (std::pair<uint64_t, double>{1, 0.04}));
+  EXPECT_EQ(metrics_.batch_latency("answer"), (std::pair<uint64_t, double>{2, 0.04}));
+}
+
 TEST_F(IngestServiceTest, IngestStreamAcksEachBatchAsSoonAsItIsFinal) {
   Start();
   grpc::ClientContext ctx;
