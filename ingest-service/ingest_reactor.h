@@ -225,12 +225,9 @@ class IngestReactor : public Base {
             .Kv("reason", parsed.message())
             .Kv("lines_not_logged_since_last_line", skipped);
       }
-      BatchOutcome outcome;
-      outcome.sequence = batch.sequence();
-      outcome.read_at = read_at;
-      outcome.batch_violation =
-          events::BatchViolation{v1::BATCH_REJECT_REASON_MALFORMED, std::string(parsed.message())};
-      Record(std::move(outcome));
+      Refuse(
+          batch.sequence(), 0, read_at,
+          events::BatchViolation{v1::BATCH_REJECT_REASON_MALFORMED, std::string(parsed.message())});
       return;
     }
     const auto events = static_cast<uint32_t>(batch.events_size());
@@ -247,12 +244,7 @@ class IngestReactor : public Base {
     if (std::optional<events::BatchViolation> violation =
             events::ValidateBatch(batch, deps_.limits)) {
       deps_.metrics->BatchRejected(violation->reason);
-      BatchOutcome outcome;
-      outcome.sequence = batch.sequence();
-      outcome.events = events;
-      outcome.read_at = read_at;
-      outcome.batch_violation = std::move(violation);
-      Record(std::move(outcome));
+      Refuse(batch.sequence(), events, read_at, *std::move(violation));
       return;
     }
     PreparedBatch prepared =
@@ -272,6 +264,17 @@ class IngestReactor : public Base {
                           [self = self_, in_flight](std::vector<absl::Status> results) {
                             self->OnDelivered(*in_flight, results);
                           });
+  }
+
+  // Answers a batch refused whole (malformed, or against the batch rules): nothing is stored.
+  void Refuse(uint64_t sequence, uint32_t event_count, absl::Time read_at,
+              events::BatchViolation violation) {
+    BatchOutcome outcome;
+    outcome.sequence = sequence;
+    outcome.events = event_count;
+    outcome.read_at = read_at;
+    outcome.batch_violation = std::move(violation);
+    Record(std::move(outcome));
   }
 
   // Runs on the sink's delivery thread.
