@@ -50,12 +50,20 @@ bool BatchWindow::MarkWritten(uint64_t sequence, absl::Time now) {
   Unacked& b = batches_.at(sequence);
   if (b.first_written == absl::InfiniteFuture()) b.first_written = now;
   b.written = true;
+  b.resend_uncounted = b.write_completed;
   return b.write_completed;
 }
 
-void BatchWindow::OnWriteCompleted(uint64_t sequence, bool resend) {
-  if (resend) ++counters_.batches_resent;
-  if (auto it = batches_.find(sequence); it != batches_.end()) it->second.write_completed = true;
+void BatchWindow::CountResendOnce(Unacked& b) {
+  if (b.resend_uncounted) ++counters_.batches_resent;
+  b.resend_uncounted = false;
+}
+
+void BatchWindow::OnWriteCompleted(uint64_t sequence) {
+  auto it = batches_.find(sequence);
+  if (it == batches_.end()) return;  // acked before gRPC reported the write done
+  CountResendOnce(it->second);
+  it->second.write_completed = true;
 }
 
 std::optional<BatchWindow::Waiting> BatchWindow::Find(uint64_t sequence) const {
@@ -72,6 +80,12 @@ AckOutcome BatchWindow::OnAck(const v1::BatchAck& ack) {
     return outcome;
   }
   Unacked& b = it->second;
+  // An ack of a written batch proves the server read that write, even when gRPC has not yet
+  // reported it complete (the ack and the write's completion race).
+  if (b.written) {
+    CountResendOnce(b);
+    b.write_completed = true;
+  }
   outcome.events = static_cast<size_t>(b.batch->events_size());
   outcome.first_written = b.first_written;
   switch (ack.status()) {
@@ -118,6 +132,7 @@ size_t BatchWindow::OnStreamLost() {
   for (auto& [sequence, b] : batches_) {
     if (!b.written) continue;
     b.written = false;
+    b.resend_uncounted = false;  // that attempt never completed: it was no resend
     queued_.insert(sequence);
     ++requeued;
   }

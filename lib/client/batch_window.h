@@ -101,10 +101,11 @@ class BatchWindow {
   // not queued.
   bool MarkWritten(uint64_t sequence, absl::Time now);
 
-  // The write of batch `sequence` completed (gRPC took the message); `resend` is what MarkWritten
-  // returned. Resends are counted here, not in MarkWritten, so an attempt on a stream that was
-  // already broken is not counted. The batch may have been acked meanwhile.
-  void OnWriteCompleted(uint64_t sequence, bool resend);
+  // The write of batch `sequence` completed (gRPC took the message). A resend is counted once,
+  // at the first of its write completing or its ack arriving (they race), never in MarkWritten,
+  // so an attempt on a stream that was already broken is not counted. No-op for a batch already
+  // acked.
+  void OnWriteCompleted(uint64_t sequence);
 
   // A batch waiting for its ack, and when it was first written (InfiniteFuture if never).
   struct Waiting {
@@ -136,11 +137,15 @@ class BatchWindow {
   const BatchWindowCounters& counters() const { return counters_; }
 
  private:
+  struct Unacked;
+  void CountResendOnce(Unacked& b);
+
   struct Unacked {
     std::shared_ptr<const v1::MetricBatch> batch;
     absl::Time first_written = absl::InfiniteFuture();
-    bool written = false;          // on the current stream, waiting for an ack
-    bool write_completed = false;  // some write of it completed
+    bool written = false;           // on the current stream, waiting for an ack
+    bool write_completed = false;   // some write of it completed (or was answered)
+    bool resend_uncounted = false;  // the current write is a resend not yet counted
     uint32_t failed_acks = 0;
   };
 

@@ -51,12 +51,10 @@ absl::Status ClientCore::Send(v1::MetricEvent event, absl::Duration timeout) {
 absl::Status ClientCore::Flush(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   uint64_t target;
-  uint64_t abandoned_before;
   {
     absl::MutexLock lock(&mu_);
     window_.SealOpen();
     target = window_.last_sealed_sequence();
-    abandoned_before = window_.counters().events_in_abandoned_batches;
   }
   MaybeWrite();
   absl::MutexLock lock(&mu_);
@@ -67,8 +65,12 @@ absl::Status ClientCore::Flush(absl::Duration timeout) {
         absl::StrCat("flush: not every event was acknowledged after ",
                      absl::FormatDuration(timeout), "; ", BacklogLocked()));
   }
-  if (const uint64_t abandoned = window_.counters().events_in_abandoned_batches - abandoned_before;
-      abandoned > 0) {
+  // Counted from the previous Flush, not from this call: a batch given up between the Send and
+  // the Flush (a fast permanent refusal) is still news to the caller.
+  const uint64_t abandoned_total = window_.counters().events_in_abandoned_batches;
+  const uint64_t abandoned = abandoned_total - abandoned_reported_;
+  abandoned_reported_ = abandoned_total;
+  if (abandoned > 0) {
     return absl::DataLossError(
         absl::StrCat("flush: ", abandoned,
                      " events were given up, not known to be stored: ", last_abandon_error_));
@@ -169,7 +171,7 @@ void ClientCore::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
-    if (ok) window_.OnWriteCompleted(writing_sequence_, writing_resend_);
+    if (ok) window_.OnWriteCompleted(writing_sequence_);
     if (!ok) stream_live_ = false;  // broken: OnStreamDone follows and requeues
   }
   MaybeWrite();
@@ -203,7 +205,7 @@ void ClientCore::MaybeWrite() {
     } else {
       write_in_flight_ = true;
       writing_sequence_ = batch->sequence();
-      writing_resend_ = window_.MarkWritten(batch->sequence(), absl::Now());
+      window_.MarkWritten(batch->sequence(), absl::Now());
     }
   }
   if (batch == nullptr) {

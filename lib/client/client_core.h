@@ -68,9 +68,8 @@ class ClientCore final : public AckStream::Listener {
   bool stream_live_ ABSL_GUARDED_BY(mu_) = false;  // started and still taking writes
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t writing_sequence_ ABSL_GUARDED_BY(mu_) = 0;  // of the write in flight
-  bool writing_resend_ ABSL_GUARDED_BY(mu_) = false;
-  bool writes_finished_ ABSL_GUARDED_BY(mu_) = false;  // half-close requested
-  bool stream_done_ ABSL_GUARDED_BY(mu_) = false;      // OnStreamDone came; runner drops it
+  bool writes_finished_ ABSL_GUARDED_BY(mu_) = false;   // half-close requested
+  bool stream_done_ ABSL_GUARDED_BY(mu_) = false;       // OnStreamDone came; runner drops it
   absl::Time next_connect_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string last_stream_error_ ABSL_GUARDED_BY(mu_);
   absl::Duration retry_after_ ABSL_GUARDED_BY(mu_);  // asked by the server that ended the stream
@@ -89,6 +88,8 @@ class ClientCore final : public AckStream::Listener {
   uint64_t stream_failures_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_rejection_ ABSL_GUARDED_BY(mu_);
   std::string last_abandon_error_ ABSL_GUARDED_BY(mu_);
+  // Events in abandoned batches that some Flush has already reported.
+  uint64_t abandoned_reported_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread runner_;
 };

@@ -128,7 +128,8 @@ class MetricsClient {
 
   // Writes the partial batch at once and waits until every event sent before the call is
   // acknowledged (durable, or in a rejected batch) or given up. OK then, unless batches were
-  // given up meanwhile: DataLoss saying how many events and why. DeadlineExceeded saying how
+  // given up since the previous Flush returned (or since the client started): DataLoss saying how
+  // many events and why; each given-up batch is reported by one Flush. DeadlineExceeded saying how
   // much is still unacknowledged after `timeout` (those events stay queued and keep being
   // retried).
   absl::Status Flush(absl::Duration timeout);

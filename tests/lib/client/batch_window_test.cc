@@ -43,7 +43,8 @@ std::vector<uint64_t> WriteAll(BatchWindow& w, absl::Time now = kT0) {
   std::vector<uint64_t> written;
   while (auto b = w.NextToWrite()) {
     written.push_back(b->sequence());
-    w.OnWriteCompleted(b->sequence(), w.MarkWritten(b->sequence(), now));
+    w.MarkWritten(b->sequence(), now);
+    w.OnWriteCompleted(b->sequence());
   }
   return written;
 }
@@ -143,7 +144,7 @@ TEST(BatchWindowTest, FailedAckQueuesTheSameBatchAgain) {
   w.SealOpen();  // batch 9
   auto original = w.NextToWrite();
   EXPECT_FALSE(w.MarkWritten(7, kT0));
-  w.OnWriteCompleted(7, false);
+  w.OnWriteCompleted(7);
   w.MarkWritten(8, kT0);
   AckOutcome o = w.OnAck(Ack(7, v1::ACK_STATUS_FAILED));
   EXPECT_EQ(o.kind, AckOutcome::Kind::kResend);
@@ -154,7 +155,7 @@ TEST(BatchWindowTest, FailedAckQueuesTheSameBatchAgain) {
   EXPECT_EQ(again.get(), original.get()) << "same sequence, same events, same order";
   EXPECT_TRUE(w.MarkWritten(7, kT0 + absl::Seconds(1)));
   EXPECT_EQ(w.counters().batches_resent, 0u) << "counted once the write completes";
-  w.OnWriteCompleted(7, true);
+  w.OnWriteCompleted(7);
   EXPECT_EQ(w.counters().batches_resent, 1u);
   ASSERT_TRUE(w.Find(7).has_value());
   EXPECT_EQ(w.Find(7)->first_written, kT0) << "latency is measured from the first write";
@@ -165,6 +166,32 @@ TEST(BatchWindowTest, FailedAckQueuesTheSameBatchAgain) {
   EXPECT_EQ(o.first_written, kT0);
   EXPECT_FALSE(w.Find(7).has_value());
   EXPECT_EQ(w.buffered_events(), 3u);
+}
+
+// gRPC may deliver a batch's ack before it reports the batch's write done: the resend must
+// still be counted, and counted once.
+TEST(BatchWindowTest, AResendIsCountedOnceWhicheverOfAckAndWriteDoneComesFirst) {
+  for (bool ack_first : {true, false}) {
+    SCOPED_TRACE(ack_first ? "ack first" : "write done first");
+    BatchWindow w = Window(2);
+    for (int i = 0; i < 2; ++i) w.Add(Event(i), kT0);  // batch 7
+    EXPECT_FALSE(w.MarkWritten(7, kT0));
+    // The FAILED ack overtakes the first write's completion.
+    EXPECT_EQ(w.OnAck(Ack(7, v1::ACK_STATUS_FAILED)).kind, AckOutcome::Kind::kResend);
+    w.OnWriteCompleted(7);
+    EXPECT_TRUE(w.MarkWritten(7, kT0)) << "the server answered the first write";
+    EXPECT_EQ(w.counters().batches_resent, 0u);
+    if (ack_first) {
+      EXPECT_EQ(w.OnAck(Ack(7, v1::ACK_STATUS_DURABLE, 2)).kind, AckOutcome::Kind::kDurable);
+      EXPECT_EQ(w.counters().batches_resent, 1u);
+      w.OnWriteCompleted(7);  // the batch is gone: nothing more to count
+    } else {
+      w.OnWriteCompleted(7);
+      EXPECT_EQ(w.counters().batches_resent, 1u);
+      EXPECT_EQ(w.OnAck(Ack(7, v1::ACK_STATUS_DURABLE, 2)).kind, AckOutcome::Kind::kDurable);
+    }
+    EXPECT_EQ(w.counters().batches_resent, 1u);
+  }
 }
 
 TEST(BatchWindowTest, IgnoresAcksForNothingItWaitsOn) {
@@ -217,7 +244,10 @@ TEST(BatchWindowTest, ABatchIsGivenUpAtItsMaxFailedAcks) {
 TEST(BatchWindowTest, StreamLossQueuesEveryWrittenUnackedBatchInSequenceOrder) {
   BatchWindow w = Window(1);
   for (int i = 0; i < 5; ++i) w.Add(Event(i), kT0);  // batches 7..11
-  for (uint64_t s = 7; s <= 9; ++s) w.OnWriteCompleted(s, w.MarkWritten(s, kT0));
+  for (uint64_t s = 7; s <= 9; ++s) {
+    w.MarkWritten(s, kT0);
+    w.OnWriteCompleted(s);
+  }
   w.OnAck(Ack(8, v1::ACK_STATUS_DURABLE, 1));
   EXPECT_EQ(w.written_batches(), 2u);
   EXPECT_EQ(w.OnStreamLost(), 2u);
