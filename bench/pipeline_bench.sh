@@ -26,6 +26,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../deploy/local/lib.sh
 source "$root/deploy/local/lib.sh"
+# shellcheck source=bench_lib.sh
+source "$root/bench/bench_lib.sh"
 SM_COMPONENT=bench
 secs="${1:-20}"
 streams="${STREAMMETRICS_BENCH_STREAMS:-8}"
@@ -57,34 +59,9 @@ bench_row() {  # label mode [flags...]
   awk -F'\t' '{print $8, $9, $10, $6}' "$out/$label.tsv"
 }
 
-json_number() {  # file key: the first "key":number in the file, empty when there is none
-  grep -o "\"$2\":[-0-9.e+]*" "$1" 2>/dev/null | head -n 1 | cut -d: -f2 || true
-}
-
-# Dies unless every argument is a number: a stage that failed must not skew the ones after it.
-require_numbers() {  # what value...
-  local what="$1"
-  shift
-  for v in "$@"; do
-    [[ "$v" =~ ^[0-9]+(\.[0-9]+)?$ ]] || sm_die "$what: no measurement (see the logs in $out)"
-  done
-}
-
 # The scratch topic, laid out like metrics-events, and an ingest service writing to it.
 scratch="bench-ingest-$stamp"
-kafka_topics() {
-  java -cp "$STREAMMETRICS_KAFKA_LIBS/*" -Dlog4j.configuration=file:/dev/null \
-    org.apache.kafka.tools.TopicCommand --bootstrap-server "$STREAMMETRICS_KAFKA_BOOTSTRAP" "$@"
-}
-topic_known() {  # every broker reports the topic's 6 partitions (KRaft spreads them async)
-  for broker in ${STREAMMETRICS_KAFKA_BOOTSTRAP//,/ }; do
-    kcat -L -b "$broker" -t "$scratch" -m 5 2>/dev/null |
-      grep -q "topic \"$scratch\" with 6 partitions" || return 1
-  done
-}
-kafka_topics --create --topic "$scratch" --partitions 6 --replication-factor 3 \
-  --config min.insync.replicas=2 >/dev/null 2>&1 || sm_die "could not create the topic $scratch"
-wait_until "the scratch topic $scratch" /dev/null 60 topic_known
+scratch_topic "$scratch"
 scratch_port="${STREAMMETRICS_BENCH_INGEST_PORT:-50062}"
 scratch_metrics_port="${STREAMMETRICS_BENCH_INGEST_METRICS_PORT:-9474}"
 require_free_port bench "$scratch_port"
@@ -148,15 +125,6 @@ cleanup
 counted() {
   curl -s "http://$aggregation_metrics/metrics" |
     awk '$1 == "streammetrics_aggregation_events_counted_total" { printf "%d\n", $2 }'
-}
-ticks() {  # pid...: their utime + stime so far (every thread), in clock ticks
-  local sum=0 pid t
-  for pid in "$@"; do
-    # Fields counted after "pid (command) ", since a command may hold spaces.
-    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || t=0
-    sum=$((sum + ${t:-0}))
-  done
-  echo "$sum"
 }
 ingest_pid=$(running_pid ingest-service) || sm_die "the ingest service is not running"
 aggregation_pid=$(running_pid aggregation-service) || sm_die "the aggregation service is not running"

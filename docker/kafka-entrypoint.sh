@@ -24,6 +24,13 @@ transaction.state.log.min.isr=2
 auto.create.topics.enable=false
 group.initial.rebalance.delay.ms=0
 unclean.leader.election.enable=false
+# A node that stops answering (a long GC pause, SIGSTOP, a frozen VM) is fenced by the controller
+# after its broker session lapses, which moves its partition leaderships and drops it from every
+# ISR: acks=all writes go on with the other two. 6 s (Kafka's default is 9 s) with a heartbeat
+# every 1.5 s, so that with the clients' 8 s socket timeout acks resume within 10 s of a stall
+# (docs/latency.md); still four heartbeats of slack for GC pauses on a loaded machine.
+broker.session.timeout.ms=6000
+broker.heartbeat.interval.ms=1500
 PROPS
 [ -f /var/lib/kafka/data/meta.properties ] ||
   java -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" -c /var/lib/kafka/server.properties

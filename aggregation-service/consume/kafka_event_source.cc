@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
       {"fetch.min.bytes", "1000000"},
       {"fetch.wait.max.ms", "100"},
   };
+  for (auto& p : kafka::StallTolerantClientProperties()) props.push_back(std::move(p));
   props.insert(props.end(), c.extra_properties.begin(), c.extra_properties.end());
   // Re-asserted last: offsets live in PostgreSQL beside the windows they produced (docs/contract.md
   // §5). A commit to Kafka would be a second, non-transactional truth.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# kafka-node.sh start|stop|kill|status N: controls combined broker+controller KRaft node N (1..3)
-# of the local stack. start formats the node's storage once and returns when the broker answers;
-# stop is a controlled shutdown (SIGTERM); kill is SIGKILL, for fault tests.
+# kafka-node.sh start|stop|kill|pause|resume|status N: controls combined broker+controller KRaft
+# node N (1..3) of the local stack. start formats the node's storage once and returns when the
+# broker answers; stop is a controlled shutdown (SIGTERM); kill is SIGKILL, pause SIGSTOP (the
+# node stalls with its sockets open, as in a long GC pause) and resume SIGCONT, for fault tests.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-action="${1:?usage: kafka-node.sh start|stop|kill|status N}"
-n="${2:?usage: kafka-node.sh start|stop|kill|status N}"
+usage="usage: kafka-node.sh start|stop|kill|pause|resume|status N"
+action="${1:?$usage}"
+n="${2:?$usage}"
 [[ "$n" =~ ^[123]$ ]] || sm_die "node must be 1, 2 or 3, not $n"
 SM_COMPONENT="kafka-$n"
 dir="$STATE/kafka/n$n"
@@ -33,6 +35,13 @@ transaction.state.log.min.isr=2
 auto.create.topics.enable=false
 group.initial.rebalance.delay.ms=0
 unclean.leader.election.enable=false
+# A node that stops answering (a long GC pause, SIGSTOP, a frozen VM) is fenced by the controller
+# after its broker session lapses, which moves its partition leaderships and drops it from every
+# ISR: acks=all writes go on with the other two. 6 s (Kafka's default is 9 s) with a heartbeat
+# every 1.5 s, so that with the clients' 8 s socket timeout acks resume within 10 s of a stall
+# (docs/latency.md); still four heartbeats of slack for GC pauses on a loaded machine.
+broker.session.timeout.ms=6000
+broker.heartbeat.interval.ms=1500
 # Sized for a 2-core machine running three nodes: few threads, small internal topics.
 num.network.threads=2
 num.io.threads=2
@@ -86,8 +95,17 @@ case "$action" in
       kcat -L -b "$H:$(kafka_port "$n")" -m 5
     sm_log "ready on $H:$(kafka_port "$n")"
     ;;
-  stop) stop_process "$name" TERM 60 && sm_log "stopped" ;;
+  stop)
+    # A paused node would hold SIGTERM until continued: continue it first.
+    if pid=$(running_pid "$name"); then kill -CONT "$pid" 2>/dev/null || true; fi
+    stop_process "$name" TERM 60 && sm_log "stopped"
+    ;;
   kill) stop_process "$name" KILL 30 && sm_log "killed" ;;
+  pause | resume)
+    pid=$(running_pid "$name") || sm_die "not running"
+    if [ "$action" = pause ]; then signal=STOP; else signal=CONT; fi
+    kill -"$signal" "$pid" && sm_log "${action}d (SIG$signal to pid $pid)"
+    ;;
   status)
     if pid=$(running_pid "$name"); then echo "running pid $pid $H:$(kafka_port "$n")"; else
       echo "stopped"

@@ -31,7 +31,7 @@ struct BatchWindowOptions {
   // A batch is sealed when it holds this many events (>= 1)...
   size_t max_batch_events = 500;
   // ...or when its first event has waited this long.
-  absl::Duration max_batch_delay = absl::Milliseconds(50);
+  absl::Duration max_batch_delay = absl::Milliseconds(5);
   // FAILED acks one batch may get before it is given up (>= 1). A FAILED ack marked permanent
   // gives it up at once: resending it would fail the same way.
   uint32_t max_failed_acks = 10;

@@ -23,6 +23,15 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 // place keys alike. Throughput settings (linger, batch size, compression) are the caller's.
 Properties ZeroLossProducerProperties(absl::string_view bootstrap_servers);
 
+// Settings every client (producer and consumer) takes so that a broker that stalls with its
+// sockets open (a long GC pause, SIGSTOP, a frozen VM) costs seconds, not a minute: a request to it
+// times out after socket.timeout.ms (8 s, librdkafka's default is 60 s), the connection is
+// dropped and fresh metadata sends the work to the partition's new leader, which KRaft elects
+// once the stalled node misses its broker session (broker.session.timeout.ms, 6 s in the shipped
+// broker configs; docs/latency.md).
+// Callers put them before pass-through properties, so an operator can still override them.
+Properties StallTolerantClientProperties();
+
 // Parses "name=value,name2=value2" (as given in STREAMMETRICS_*_KAFKA_PROPERTIES) into pairs.
 // Whitespace around names and values is trimmed; an empty string gives no pairs. A value cannot
 // contain a comma (there is no escape); such settings belong in a file librdkafka reads, e.g.

@@ -92,6 +92,7 @@ Properties KafkaRecordSink::ProducerProperties(const KafkaSinkConfig& config) {
       {"queue.buffering.max.messages", "2000000"},
       {"queue.buffering.max.kbytes", "1048576"},
   };
+  for (auto& p : StallTolerantClientProperties()) props.push_back(std::move(p));
   props.insert(props.end(), config.extra_properties.begin(), config.extra_properties.end());
   // Zero loss is not negotiable: re-assert its settings after any pass-through.
   for (auto& p : ZeroLossProducerProperties(config.bootstrap_servers)) {

@@ -61,8 +61,9 @@ class KafkaRecordSink final : public RecordSink {
   // Fails with InvalidArgument for bad properties, FailedPrecondition when topics are missing or
   // mis-sized, Unavailable when no broker answers within metadata_timeout.
   // Every producer property the sink sets for `config`, in order (later ones win): throughput
-  // defaults, config.extra_properties, the zero-loss settings, message.timeout.ms. Public so a
-  // benchmark can build a plain producer with exactly these settings.
+  // defaults, StallTolerantClientProperties, config.extra_properties, the zero-loss settings,
+  // message.timeout.ms. Public so a benchmark can build a plain producer with exactly these
+  // settings.
   static Properties ProducerProperties(const KafkaSinkConfig& config);
 
   static absl::StatusOr<std::unique_ptr<KafkaRecordSink>> Create(KafkaSinkConfig config,

@@ -37,7 +37,7 @@ struct RunOptions {
   // ...or after this many events in all (0: no limit).
   int64_t events = 0;
   int64_t batch_size = 500;
-  absl::Duration max_batch_delay = absl::Milliseconds(50);
+  absl::Duration max_batch_delay = absl::Milliseconds(5);
   int64_t max_buffered_events = 100'000;  // per stream
   double invalid_fraction = 0;
   // Events are stamped this long before their intended send time. With more than the aggregation

@@ -1,5 +1,6 @@
 #include "lib/kafka/kafka_config.h"
 
+#include "absl/strings/numbers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -23,6 +24,23 @@ TEST(KafkaConfigTest, ZeroLossPropertiesAreAcceptedByLibrdkafka) {
   // librdkafka normalises acks=all to -1.
   EXPECT_EQ(Get(conf->get(), "acks"), "-1");
   EXPECT_EQ(Get(conf->get(), "partitioner"), "murmur2_random");
+}
+
+TEST(KafkaConfigTest, StallTolerantPropertiesSuitProducersAndConsumers) {
+  Properties props = StallTolerantClientProperties();
+  auto producer = MakeConf(props);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  EXPECT_EQ(Get(producer->get(), "socket.timeout.ms"), "8000");
+  EXPECT_EQ(Get(producer->get(), "socket.connection.setup.timeout.ms"), "8000");
+  props.emplace_back("group.id", "g");  // consumer-only properties beside them are accepted too
+  props.emplace_back("fetch.wait.max.ms", "100");
+  auto consumer = MakeConf(props);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  // Above the brokers' 6 s session: a request must not give a stalled leader up before the
+  // controller has fenced it and named a new one.
+  int64_t timeout_ms = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(Get(producer->get(), "socket.timeout.ms"), &timeout_ms));
+  EXPECT_GT(timeout_ms, 6000);
 }
 
 TEST(KafkaConfigTest, LaterPropertyOverridesEarlier) {

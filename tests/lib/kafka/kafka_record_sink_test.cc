@@ -92,6 +92,23 @@ class KafkaRecordSinkTest : public ::testing::Test {
   std::vector<bool> health_changes_;
 };
 
+TEST(KafkaRecordSinkPropertiesTest, StallTimeoutsAreSetAndAnOperatorCanOverrideThem) {
+  KafkaSinkConfig config;
+  config.bootstrap_servers = "127.0.0.1:1";
+  auto value_of = [](const Properties& props, const std::string& name) {
+    std::string value = "<unset>";
+    for (const auto& [n, v] : props) {
+      if (n == name) value = v;  // the last one wins, as in MakeConf
+    }
+    return value;
+  };
+  EXPECT_EQ(value_of(KafkaRecordSink::ProducerProperties(config), "socket.timeout.ms"), "8000");
+  config.extra_properties = {{"socket.timeout.ms", "30000"}, {"acks", "1"}};
+  const Properties props = KafkaRecordSink::ProducerProperties(config);
+  EXPECT_EQ(value_of(props, "socket.timeout.ms"), "30000");
+  EXPECT_EQ(value_of(props, "acks"), "all") << "zero loss is re-asserted after pass-through";
+}
+
 TEST_F(KafkaRecordSinkTest, DeliversEveryRecord) {
   MakeSink();
   std::vector<absl::Status> results = SendAndWait(500);
