@@ -79,8 +79,8 @@ stop_scratch() {
 # The answer-stage histogram's cumulative buckets, "le count" per line.
 answer_buckets() {
   curl -s "http://$H:$scratch_metrics_port/metrics" |
-    awk -F'[{}" ]+' '/^streammetrics_ingest_batch_latency_seconds_bucket/ && /stage="answer"/ {
-      for (i = 1; i <= NF; i++) if ($i == "le=") le = $(i + 1); print le, $NF }'
+    awk '/^streammetrics_ingest_batch_latency_seconds_bucket/ && /stage="answer"/ {
+      match($0, /le="[^"]*"/); print substr($0, RSTART + 4, RLENGTH - 5), $NF }'
 }
 # p50 p90 p99 p99.9 in ms of the batches answered between two answer_buckets snapshots.
 server_quantiles() {  # before_file after_file
@@ -104,6 +104,8 @@ server_quantiles() {  # before_file after_file
     }' "$1" "$2"
 }
 
+# Report and table on stdout ($out/label.txt), progress lines ("t= 12s ... acked N (R/s) ...") on
+# stderr ($out/label.log).
 run_loadgen() {  # label target rate delay [flags...]
   local label="$1" target="$2" rate="$3" delay="$4"
   shift 4
@@ -118,7 +120,8 @@ rows="$out/latency.tsv"
 cpu_rows="$out/cpu.tsv"
 : >"$cpu_rows"
 measure() {  # config delay label rate
-  local config="$1" delay="$2" label="$3" rate="$4" tag="$1-$3"
+  local config="$1" delay="$2" label="$3" rate="$4" tag
+  tag="$config-$(printf '%s' "$label" | tr -c 'A-Za-z0-9._-' '_')"  # a file name and run id
   answer_buckets >"$out/$tag.before"
   local t0 k0
   t0=$(ticks "$scratch_pid")
@@ -163,7 +166,7 @@ for config in before now; do
 done
 
 # Part 2: the stall with the old socket timeouts, on a scratch ingest (comparison row).
-timeline_gaps() {  # progress.txt from to: seconds in [from, to) with acks under 10 % of the goal
+timeline_gaps() {  # progress log (loadgen's stderr) from to: seconds in [from, to) with acks under 10 % of the goal
   awk -v from="$2" -v to="$3" -v floor="$((goal_rate / 10))" '$1 == "t=" {
       t = $2 + 0; rate = $8; gsub(/[(,\/s)]/, "", rate)
       if (t > from && t <= to && rate + 0 < floor) n++ }
@@ -174,13 +177,13 @@ stall=20
 sm_log "faults: broker 2 stopped for ${stall}s under the old socket timeouts (scratch ingest)"
 start_scratch stall-before "$before_props"
 (sleep "$fault_at" && "$root/deploy/local/kafka-node.sh" pause 2 && sleep "$stall" &&
-  "$root/deploy/local/kafka-node.sh" resume 2) >"$out/fault-before.log" 2>&1 &
+  "$root/deploy/local/kafka-node.sh" resume 2) >"$out/inject-stall-before.log" 2>&1 &
 fault_pid=$!
 run_loadgen stall-before "$H:$scratch_port" "$goal_rate" 5ms --duration=60s ||
   sm_log "stall-before: the load generator reported problems"
-wait "$fault_pid" || sm_die "the fault injection failed; see $out/fault-before.log"
+wait "$fault_pid" || sm_die "the fault injection failed; see $out/inject-stall-before.log"
 stop_scratch
-stall_before=$(timeline_gaps "$out/stall-before.txt" "$fault_at" $((fault_at + 30)))
+stall_before=$(timeline_gaps "$out/stall-before.log" "$fault_at" $((fault_at + 30)))
 sleep 15  # let broker 2 rejoin every ISR before the next run
 
 # Part 2 proper: the stack's services, three faults in one run, then --verify.
@@ -198,12 +201,12 @@ sm_log "faults: broker 2 SIGSTOP at ${fault_at}s for ${stall}s, SIGKILL at ${kil
     "$root/deploy/local/kafka-node.sh" start 2
   sleep $((ingest_at - kill_at - 20 - 5)) # starting broker 2 takes about 5 s
   kill -KILL "$(running_pid ingest-service)" && restart_ingest
-) >"$out/faults.log" 2>&1 &
+) >"$out/inject-faults.log" 2>&1 &
 fault_pid=$!
 run_loadgen faults "${STREAMMETRICS_INGEST_ADDRESS:-$H:50051}" "$goal_rate" 5ms --duration=150s \
   --query_target="${STREAMMETRICS_QUERY_ADDRESS:-$H:50052}" --verify --verify_timeout=9m ||
   sm_log "faults: the load generator reported problems (see $out/faults.txt)"
-wait "$fault_pid" || sm_die "the fault injection failed; see $out/faults.log"
+wait "$fault_pid" || sm_die "the fault injection failed; see $out/inject-faults.log"
 expected=$(json_number "$out/faults.json" events_expected)
 observed=$(json_number "$out/faults.json" events_observed)
 require_numbers "the fault run's verify" "$expected" "$observed"
@@ -230,16 +233,16 @@ table="$out/latency.md"
   echo "| fault (5,000 events/s offered) | seconds with acks < 10 % | lost | doubled |"
   echo "|---|---:|---:|---:|"
   echo "| broker SIGSTOP ${stall} s, old socket timeouts (scratch ingest, not verified) | $stall_before | – | – |"
-  echo "| broker SIGSTOP ${stall} s | $(timeline_gaps "$out/faults.txt" "$fault_at" "$kill_at") | $lost | $doubled |"
-  echo "| broker SIGKILL, restart after 20 s | $(timeline_gaps "$out/faults.txt" "$kill_at" "$ingest_at") | $lost | $doubled |"
-  echo "| ingest SIGKILL and restart | $(timeline_gaps "$out/faults.txt" "$ingest_at" 150) | $lost | $doubled |"
+  echo "| broker SIGSTOP ${stall} s | $(timeline_gaps "$out/faults.log" "$fault_at" "$kill_at") | $lost | $doubled |"
+  echo "| broker SIGKILL, restart after 20 s | $(timeline_gaps "$out/faults.log" "$kill_at" "$ingest_at") | $lost | $doubled |"
+  echo "| ingest SIGKILL and restart | $(timeline_gaps "$out/faults.log" "$ingest_at" 150) | $lost | $doubled |"
   echo
   echo "Lost and doubled are for the whole fault run (one verify of every final window against the"
   echo "ledger): $different windows different, $missing missing."
 } >"$table"
 
 if command -v gnuplot >/dev/null; then
-  awk '$1 == "t=" { t = $2 + 0; r = $8; gsub(/[(,\/s)]/, "", r); print t, r }' "$out/faults.txt" >"$out/faults.dat"
+  awk '$1 == "t=" { t = $2 + 0; r = $8; gsub(/[(,\/s)]/, "", r); print t, r }' "$out/faults.log" >"$out/faults.dat"
   awk -F'\t' '$2 ~ /%$/ { sub(/%/, "", $2); print $1, $2, $4, $6, $8, $10 }' "$rows" >"$out/latency.dat"
   gnuplot <<GNUPLOT 2>"$out/gnuplot.log" || sm_log "gnuplot failed; see $out/gnuplot.log"
 set terminal pngcairo size 1000,420
