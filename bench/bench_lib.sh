@@ -1,6 +1,6 @@
 # bench_lib.sh: helpers the benchmark scripts share; source it after deploy/local/lib.sh.
-# Functions only: nothing runs when it is sourced. sm_die (lib.sh) reports failures, and the
-# caller's $out names the directory whose logs a failure points at.
+# Functions only: nothing runs when it is sourced. sm_die (lib.sh) reports failures; the caller's
+# $out names the directory for logs, $root the checkout and $build the release build directory.
 
 json_number() {  # file key: the first "key":number in the file, empty when there is none
   grep -o "\"$2\":[-0-9.e+]*" "$1" 2>/dev/null | head -n 1 | cut -d: -f2 || true
@@ -46,4 +46,14 @@ scratch_topic() {
   kafka_topics --create --topic "$1" --partitions 6 --replication-factor 3 \
     --config min.insync.replicas=2 >/dev/null 2>&1 || sm_die "could not create the topic $1"
   wait_until "the scratch topic $1" /dev/null 60 topic_spread "$1" 6
+}
+
+# bench_stack_up TARGET...: brings the local stack and both services up (release build, no demo)
+# and builds the benchmark's own TARGETs; logs go to $out/up.log and $out/build.log.
+bench_stack_up() {
+  sm_log "bringing up the stack and the services (release build)"
+  STREAMMETRICS_SKIP_DEMO=1 "$root/deploy/local/up.sh" >"$out/up.log" 2>&1 ||
+    { tail -n 20 "$out/up.log" >&2; sm_die "up.sh failed; see $out/up.log"; }
+  cmake --build "$build" --target "$@" >"$out/build.log" 2>&1 ||
+    { tail -n 20 "$out/build.log" >&2; sm_die "build failed; see $out/build.log"; }
 }

@@ -39,11 +39,7 @@ out="$root/.local/bench/latency-$stamp"
 mkdir -p "$out"
 goal_rate=5000
 
-sm_log "bringing up the stack and the services (release build)"
-STREAMMETRICS_SKIP_DEMO=1 "$root/deploy/local/up.sh" >"$out/up.log" 2>&1 ||
-  { tail -n 20 "$out/up.log" >&2; sm_die "up.sh failed; see $out/up.log"; }
-cmake --build "$build" --target streammetrics-loadgen >"$out/build.log" 2>&1 ||
-  { tail -n 20 "$out/build.log" >&2; sm_die "build failed; see $out/build.log"; }
+bench_stack_up streammetrics-loadgen
 loadgen="$build/tools/streammetrics-loadgen"
 ingest_bin="$build/ingest-service/streammetrics-ingest"
 kafka_pids="$(running_pid kafka-1) $(running_pid kafka-2) $(running_pid kafka-3)"
@@ -166,18 +162,24 @@ for config in before now; do
 done
 
 # Part 2: the stall with the old socket timeouts, on a scratch ingest (comparison row).
-timeline_gaps() {  # progress log (loadgen's stderr) from to: seconds in [from, to) with acks under 10 % of the goal
-  awk -v from="$2" -v to="$3" -v floor="$((goal_rate / 10))" '$1 == "t=" {
-      t = $2 + 0; rate = $8; gsub(/[(,\/s)]/, "", rate)
-      if (t > from && t <= to && rate + 0 < floor) n++ }
-    END { print n + 0 }' "$1"
+# "second acked_per_second" for each progress line of a loadgen log (its stderr:
+# "t= 12s  sent ... acked N (R/s) ...").
+acked_rates() {
+  awk '$1 == "t=" { r = $8; gsub(/[(,\/s)]/, "", r); print $2 + 0, r + 0 }' "$1"
+}
+timeline_gaps() {  # log from to: seconds in (from, to] with acks under 10 % of the goal rate
+  acked_rates "$1" | awk -v from="$2" -v to="$3" -v floor="$((goal_rate / 10))" '
+    $1 > from && $1 <= to && $2 < floor { n++ } END { print n + 0 }'
+}
+# stall_broker: broker 2 stopped with SIGSTOP for $stall seconds, $fault_at seconds from now.
+stall_broker() {
+  stall_broker
 }
 fault_at=20
 stall=20
 sm_log "faults: broker 2 stopped for ${stall}s under the old socket timeouts (scratch ingest)"
 start_scratch stall-before "$before_props"
-(sleep "$fault_at" && "$root/deploy/local/kafka-node.sh" pause 2 && sleep "$stall" &&
-  "$root/deploy/local/kafka-node.sh" resume 2) >"$out/inject-stall-before.log" 2>&1 &
+stall_broker >"$out/inject-stall-before.log" 2>&1 &
 fault_pid=$!
 run_loadgen stall-before "$H:$scratch_port" "$goal_rate" 5ms --duration=60s ||
   sm_log "stall-before: the load generator reported problems"
@@ -195,8 +197,7 @@ kill_at=60
 ingest_at=105
 sm_log "faults: broker 2 SIGSTOP at ${fault_at}s for ${stall}s, SIGKILL at ${kill_at}s (restart 20 s later), ingest SIGKILL at ${ingest_at}s"
 (
-  sleep "$fault_at" && "$root/deploy/local/kafka-node.sh" pause 2 && sleep "$stall" &&
-    "$root/deploy/local/kafka-node.sh" resume 2
+  stall_broker
   sleep $((kill_at - fault_at - stall)) && "$root/deploy/local/kafka-node.sh" kill 2 && sleep 20 &&
     "$root/deploy/local/kafka-node.sh" start 2
   sleep $((ingest_at - kill_at - 20 - 5)) # starting broker 2 takes about 5 s
@@ -242,7 +243,7 @@ table="$out/latency.md"
 } >"$table"
 
 if command -v gnuplot >/dev/null; then
-  awk '$1 == "t=" { t = $2 + 0; r = $8; gsub(/[(,\/s)]/, "", r); print t, r }' "$out/faults.log" >"$out/faults.dat"
+  acked_rates "$out/faults.log" >"$out/faults.dat"
   awk -F'\t' '$2 ~ /%$/ { sub(/%/, "", $2); print $1, $2, $4, $6, $8, $10 }' "$rows" >"$out/latency.dat"
   gnuplot <<GNUPLOT 2>"$out/gnuplot.log" || sm_log "gnuplot failed; see $out/gnuplot.log"
 set terminal pngcairo size 1000,420

@@ -38,11 +38,7 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$out_dir/pipeline-$stamp"
 mkdir -p "$out_dir" "$out"
 
-sm_log "bringing up the stack and the services (release build)"
-STREAMMETRICS_SKIP_DEMO=1 "$root/deploy/local/up.sh" >"$out/up.log" 2>&1 ||
-  { tail -n 20 "$out/up.log" >&2; sm_die "up.sh failed; see $out/up.log"; }
-cmake --build "$build" --target ingest_bench streammetrics-loadgen >"$out/build.log" 2>&1 ||
-  { tail -n 20 "$out/build.log" >&2; sm_die "build failed; see $out/build.log"; }
+bench_stack_up ingest_bench streammetrics-loadgen
 ingest_bench="$build/bench/ingest_bench"
 loadgen="$build/tools/streammetrics-loadgen"
 ingest_address="${STREAMMETRICS_INGEST_ADDRESS:-$H:50051}"

@@ -137,9 +137,6 @@ class BatchWindow {
   const BatchWindowCounters& counters() const { return counters_; }
 
  private:
-  struct Unacked;
-  void CountResendOnce(Unacked& b);
-
   struct Unacked {
     std::shared_ptr<const v1::MetricBatch> batch;
     absl::Time first_written = absl::InfiniteFuture();
@@ -148,6 +145,8 @@ class BatchWindow {
     bool resend_uncounted = false;  // the current write is a resend not yet counted
     uint32_t failed_acks = 0;
   };
+  // Counts `b`'s current write as a resend if it is one and not yet counted.
+  void CountResendOnce(Unacked& b);
 
   BatchWindowOptions options_;
   uint64_t next_sequence_;
