@@ -1,6 +1,7 @@
 // LoadAggregationConfig: names and help lines of the aggregation service's settings.
 #include "aggregation-service/aggregation_config.h"
 
+#include "absl/strings/str_cat.h"
 #include "lib/common/config_loader.h"
 #include "lib/common/status_macros.h"
 
@@ -41,6 +42,17 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
   loader.Duration("max_future_skew", &a.limits.max_future_skew,
                   "How far in the future an event's timestamp may be.");
   loader.Duration("poll_timeout", &c.poll_timeout, "Longest wait of one consumer poll.");
+  RetentionPolicy& r = c.partitions.retention;
+  loader.Duration("retention_1m", &r.keep_1m,
+                  "How long 1-minute windows are kept (inf: forever); whole days are dropped.");
+  loader.Duration("retention_5m", &r.keep_5m,
+                  "How long 5-minute windows are kept (inf: forever); whole days are dropped.");
+  loader.Duration("partitions_ahead", &r.create_ahead,
+                  "How far ahead of now day partitions of the windows table are created.");
+  loader.Duration("partitions_behind", &r.create_behind,
+                  "How far back day partitions are created (cover the events topic's retention).");
+  loader.Duration("partition_maintenance_interval", &c.partitions.interval,
+                  "How often partitions are created and dropped by the retention.");
   loader.Duration("flush_timeout", &c.flush_timeout,
                   "On SIGTERM, how long Kafka may take to confirm what is being published.");
   std::string redis_host = c.cache.pool.host;
@@ -102,6 +114,15 @@ absl::StatusOr<AggregationConfig> LoadAggregationConfig(int argc, const char* co
     return absl::InvalidArgumentError(
         "allowed_lateness must be >= 0, checkpoint_interval and poll_timeout > 0");
   }
+  RETURN_IF_ERROR(ValidateRetention(c.partitions.retention));
+  if (c.partitions.interval <= absl::ZeroDuration() ||
+      c.partitions.interval > c.partitions.retention.create_ahead / 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "partition_maintenance_interval must be > 0 and at most half of partitions_ahead (",
+        absl::FormatDuration(c.partitions.retention.create_ahead / 2),
+        "), so a missed pass never leaves new windows without a day partition"));
+  }
+  c.limits.retention = c.partitions.retention;
   c.source.bootstrap_servers = bootstrap;
   c.source.topic = a.events_topic;
   c.publisher.bootstrap_servers = bootstrap;

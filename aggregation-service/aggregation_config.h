@@ -14,6 +14,7 @@
 #include "aggregation-service/query/query_requests.h"
 #include "aggregation-service/query/query_service.h"
 #include "aggregation-service/query/redis_aggregate_cache.h"
+#include "aggregation-service/store/partition_maintainer.h"
 #include "aggregation-service/store/postgres_aggregate_store.h"
 #include "lib/common/grpc_server.h"
 #include "lib/common/metrics_server.h"
@@ -35,6 +36,10 @@ struct AggregationConfig {
   kafka::KafkaSinkConfig publisher;
   // PostgreSQL: connection, consumer group and topic of the stored offsets.
   PostgresStoreConfig store;
+  // Retention of stored windows and the upkeep of metrics.metric_aggregates' day partitions
+  // (1-minute windows kept 14 days, 5-minute windows 90; partitions made 3 days ahead, checked
+  // hourly). Queries answer from what the retention keeps (limits.retention is a copy).
+  PartitionMaintainerOptions partitions;
   // Windows, checkpoint interval, idle advance, topics, validation.
   AggregatorOptions aggregator;
   // QueryService: PostgreSQL reads (same database as `store`), the Redis cache of the newest

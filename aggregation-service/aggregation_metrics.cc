@@ -65,6 +65,22 @@ AggregationMetrics::AggregationMetrics(std::shared_ptr<prometheus::Registry> reg
       Counter(r, p + "partitions_fenced_total",
               "Partitions dropped because another instance claimed them since (their state was not "
               "written).");
+  table_partitions_created_ =
+      Counter(r, p + "table_partitions_created_total",
+              "Day partitions of metrics.metric_aggregates created ahead by this instance.");
+  table_partitions_dropped_ =
+      Counter(r, p + "table_partitions_dropped_total",
+              "Day partitions of metrics.metric_aggregates dropped by the retention.");
+  retention_rows_purged_ =
+      Counter(r, p + "retention_rows_purged_total",
+              "Rows of the windows table's default partitions deleted by the retention.");
+  partition_maintenance_failures_ =
+      Counter(r, p + "partition_maintenance_failures_total",
+              "Partition maintenance passes that failed (retried a minute later).");
+  partition_maintenance_last_success_ =
+      Gauge(r, p + "partition_maintenance_last_success_timestamp_seconds",
+            "Unix time of the last partition maintenance pass that succeeded; alert when it "
+            "trails now by more than a day (partitions are created 3 days ahead).");
   claim_failures_ = Counter(r, p + "claim_failures_total",
                             "Attempts to claim an assigned partition in PostgreSQL that failed.");
   auto& published = prometheus::BuildCounter()
@@ -121,6 +137,14 @@ void AggregationMetrics::CheckpointDone(absl::Duration latency, size_t windows,
 
 void AggregationMetrics::WindowClosed(absl::Duration delay_after_end) {
   window_close_delay_->Observe(absl::ToDoubleSeconds(delay_after_end));
+}
+
+void AggregationMetrics::PartitionsMaintained(int64_t created, int64_t dropped, int64_t rows_purged,
+                                              absl::Time now) {
+  table_partitions_created_->Increment(static_cast<double>(created));
+  table_partitions_dropped_->Increment(static_cast<double>(dropped));
+  retention_rows_purged_->Increment(static_cast<double>(rows_purged));
+  partition_maintenance_last_success_->Set(absl::ToDoubleSeconds(now - absl::UnixEpoch()));
 }
 
 }  // namespace streammetrics::aggregation

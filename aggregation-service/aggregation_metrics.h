@@ -1,7 +1,8 @@
 // AggregationMetrics: the aggregation service's Prometheus metrics (docs/contract.md §6), served on
 // /metrics (9465): records consumed, events counted, deduplicated, late and dead-lettered by
 // reason, consumer lag, checkpoint latency, size and failures, window close delay, open windows,
-// outbox publication. Thread-safe (prometheus-cpp metrics are).
+// outbox publication, the upkeep of the windows table's day partitions. Thread-safe (prometheus-cpp
+// metrics are).
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATION_METRICS_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATION_METRICS_H_
 
@@ -42,6 +43,9 @@ class AggregationMetrics {
   void SetOutboxUnconfirmed(size_t n) { outbox_unconfirmed_->Set(static_cast<double>(n)); }
   // Seconds the slowest partition's watermark trails the wall clock.
   void SetWatermarkDelay(absl::Duration d) { watermark_delay_->Set(absl::ToDoubleSeconds(d)); }
+  // One pass of the partition maintainer: what it changed, or that it failed.
+  void PartitionsMaintained(int64_t created, int64_t dropped, int64_t rows_purged, absl::Time now);
+  void PartitionMaintenanceFailed() { partition_maintenance_failures_->Increment(); }
   void SetCheckpointPending(bool pending) { checkpoint_pending_->Set(pending ? 1 : 0); }
 
   // Test read-outs.
@@ -52,6 +56,7 @@ class AggregationMetrics {
   double dead_lettered(v1::DeadLetterReason reason) const;
   double checkpoint_failures() const { return checkpoint_failures_->Value(); }
   double partitions_fenced() const { return partitions_fenced_->Value(); }
+  double partition_maintenance_failures() const { return partition_maintenance_failures_->Value(); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -76,6 +81,11 @@ class AggregationMetrics {
   prometheus::Gauge* outbox_unconfirmed_;
   prometheus::Gauge* watermark_delay_;
   prometheus::Gauge* checkpoint_pending_;
+  prometheus::Counter* table_partitions_created_;
+  prometheus::Counter* table_partitions_dropped_;
+  prometheus::Counter* retention_rows_purged_;
+  prometheus::Counter* partition_maintenance_failures_;
+  prometheus::Gauge* partition_maintenance_last_success_;
 };
 
 }  // namespace streammetrics::aggregation

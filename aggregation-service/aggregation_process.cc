@@ -16,7 +16,9 @@
 #include "aggregation-service/query/query_service.h"
 #include "aggregation-service/query/redis_aggregate_cache.h"
 #include "aggregation-service/query/watch_hub.h"
+#include "aggregation-service/store/partition_maintainer.h"
 #include "aggregation-service/store/postgres_aggregate_store.h"
+#include "aggregation-service/store/postgres_partition_catalog.h"
 #include "lib/common/clock.h"
 #include "lib/common/grpc_server.h"
 #include "lib/common/log.h"
@@ -34,6 +36,8 @@ struct AggregationProcess::Parts {
   AggregationMetrics metrics;
   std::unique_ptr<MetricsServer> exposer;
   std::unique_ptr<PostgresAggregateStore> store;
+  std::unique_ptr<PostgresPartitionCatalog> partition_catalog;
+  std::unique_ptr<PartitionMaintainer> partition_maintainer;
   std::unique_ptr<kafka::KafkaRecordSink> publisher;
   std::unique_ptr<QueryMetrics> query_metrics;
   std::unique_ptr<PostgresAggregateReader> reader;
@@ -71,6 +75,30 @@ absl::StatusOr<std::unique_ptr<AggregationProcess>> AggregationProcess::Start(
       PostgresAggregateStore::Create(c.store);
   if (!store.ok()) return Failed(store.status(), "PostgreSQL (checkpoints)");
   p->store = *std::move(store);
+  // Day partitions for the windows about to be written, before anything is consumed; an
+  // unpartitioned (unmigrated) table fails the start. Other failures are retried by the
+  // maintainer's thread: days exist ahead, so writes go on meanwhile.
+  PostgresCatalogConfig catalog_config;
+  catalog_config.conninfo = c.store.conninfo;
+  catalog_config.connect_timeout = c.store.connect_timeout;
+  absl::StatusOr<std::unique_ptr<PostgresPartitionCatalog>> catalog =
+      PostgresPartitionCatalog::Create(catalog_config);
+  if (!catalog.ok()) return Failed(catalog.status(), "PostgreSQL (partitions)");
+  p->partition_catalog = *std::move(catalog);
+  p->partition_maintainer = std::make_unique<PartitionMaintainer>(
+      p->partition_catalog.get(), RealClock::Get(), c.partitions,
+      [m = &p->metrics](const absl::StatusOr<PartitionChanges>& pass) {
+        if (pass.ok()) {
+          m->PartitionsMaintained(pass->created, pass->dropped, pass->rows_purged, absl::Now());
+        } else {
+          m->PartitionMaintenanceFailed();
+        }
+      });
+  if (absl::StatusOr<PartitionChanges> first = p->partition_maintainer->RunOnce();
+      !first.ok() && absl::IsFailedPrecondition(first.status())) {
+    return Failed(first.status(), "PostgreSQL (partitions; apply deploy/migrations)");
+  }
+  p->partition_maintainer->Start();
   absl::StatusOr<std::unique_ptr<kafka::KafkaRecordSink>> publisher =
       kafka::KafkaRecordSink::Create(c.publisher);
   if (!publisher.ok()) return Failed(publisher.status(), "Kafka (publisher)");
@@ -183,6 +211,7 @@ absl::Status AggregationProcess::Stop() {
   stopped_ = true;
   Parts& p = *parts_;
   p.server->SetServing(false);
+  p.partition_maintainer->Stop();
   // Watch streams end first: the server's shutdown waits for every open call.
   p.hub->Close();
   p.feed->Stop();

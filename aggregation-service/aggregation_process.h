@@ -1,14 +1,15 @@
 // AggregationProcess: the aggregation service as one object, so its start and shutdown order is
 // written (and tested) in one place instead of in main. It owns every adapter — the PostgreSQL
-// store and reader, the Kafka consumer and publisher, the Redis cache and its writer, the feed of
-// final windows, the gRPC server — and the thread running the consume loop.
+// store, reader and partition maintainer, the Kafka consumer and publisher, the Redis cache and its
+// writer, the feed of final windows, the gRPC server — and the thread running the consume loop.
 //
-// Start order: metrics endpoint, PostgreSQL store (fails fast on an unmigrated schema), Kafka
-// publisher (checks the topics), reader, cache, watch feed, consumer, gRPC server, consume loop.
-// Stop order, the one that loses nothing and replays least: not serving; watch streams end (the
-// server's shutdown waits for open calls); the feed stops; the consume loop checkpoints, waits for
-// its publications and leaves the group; the server shuts down; the cache writer writes what the
-// cache still lacks; the publisher flushes.
+// Start order: metrics endpoint, PostgreSQL store (fails fast on an unmigrated schema), a first
+// pass of the partition maintainer (then its thread), Kafka publisher (checks the topics),
+// reader, cache, watch feed, consumer, gRPC server, consume loop.
+// Stop order, the one that loses nothing and replays least: not serving; the partition maintainer
+// stops; watch streams end (the server's shutdown waits for open calls); the feed stops; the
+// consume loop checkpoints, waits for its publications and leaves the group; the server shuts
+// down; the cache writer writes what the cache still lacks; the publisher flushes.
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATION_PROCESS_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_AGGREGATION_PROCESS_H_
 

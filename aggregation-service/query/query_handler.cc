@@ -37,12 +37,18 @@ QueryHandler::QueryHandler(QueryLimits limits, QueryHandlerDeps deps)
 absl::StatusOr<v1::QueryAggregatesResponse> QueryHandler::QueryAggregates(
     const v1::QueryAggregatesRequest& request) {
   ASSIGN_OR_RETURN(WindowQuery query, ParseQueryAggregates(request, limits_));
+  ASSIGN_OR_RETURN(const absl::Time retained_start,
+                   RetainedStart(limits_.retention, query.window_size, query.start, query.end,
+                                 deps_.clock->Now()));
+  const bool truncated = retained_start > query.start;
+  query.start = retained_start;
   const int page_size = query.limit;
   // One more than the page: whether there is a next page, without an empty last page.
   query.limit = page_size + 1;
   ASSIGN_OR_RETURN(std::vector<v1::WindowAggregate> windows,
                    Stored(deps_.reader->QueryWindows(query)));
   v1::QueryAggregatesResponse response;
+  if (truncated) *response.mutable_retained_from() = TimeToProto(retained_start);
   const bool more = static_cast<int>(windows.size()) > page_size;
   if (more) windows.resize(page_size);
   for (v1::WindowAggregate& w : windows) *response.add_windows() = std::move(w);
@@ -108,6 +114,8 @@ absl::StatusOr<v1::SummarizeResponse> QueryHandler::Summarize(
     const v1::SummarizeRequest& request, absl::Time deadline,
     const std::function<bool()>& cancelled) {
   ASSIGN_OR_RETURN(SummaryQuery summary, ParseSummarize(request, limits_));
+  ASSIGN_OR_RETURN(summary.start, RetainedStart(limits_.retention, v1::WINDOW_SIZE_1M,
+                                                summary.start, summary.end, deps_.clock->Now()));
   WindowQuery query;
   query.service_id = summary.service_id;
   query.metric_name = summary.metric_name;

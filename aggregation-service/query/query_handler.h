@@ -18,6 +18,7 @@
 #include "aggregation-service/query/aggregate_reader.h"
 #include "aggregation-service/query/query_metrics.h"
 #include "aggregation-service/query/query_requests.h"
+#include "lib/common/clock.h"
 #include "streammetrics/v1/query.pb.h"
 
 namespace streammetrics::aggregation {
@@ -29,6 +30,8 @@ struct QueryHandlerDeps {
   // Where read-through fills go (the CacheWriter's Offer); may be empty.
   std::function<void(std::vector<v1::WindowAggregate>)> fill_cache;
   QueryMetrics* metrics = nullptr;
+  // "Now" for the retention horizon (limits.retention).
+  const Clock* clock = RealClock::Get();
 };
 
 class QueryHandler {
@@ -36,7 +39,9 @@ class QueryHandler {
   QueryHandler(QueryLimits limits, QueryHandlerDeps deps);
 
   // Each: the answer, or InvalidArgument for a bad request (query_requests.h), NotFound (GetLatest
-  // of a series without windows of that size), Unavailable when PostgreSQL cannot answer,
+  // of a series without windows of that size), OutOfRange (QueryAggregates or Summarize of a range
+  // wholly before what the retention keeps; one reaching back before it is answered from there
+  // and says so: retained_from, effective_start), Unavailable when PostgreSQL cannot answer,
   // DeadlineExceeded when `deadline` passed before a long Summarize merged everything, DataLoss
   // when stored data does not parse.
   absl::StatusOr<v1::QueryAggregatesResponse> QueryAggregates(

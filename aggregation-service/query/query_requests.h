@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "aggregation-service/query/page_token_keys.h"
+#include "aggregation-service/store/retention.h"
 #include "streammetrics/v1/aggregate.pb.h"
 #include "streammetrics/v1/query.pb.h"
 
@@ -45,6 +46,9 @@ struct QueryLimits {
   // The keys page tokens are signed with (PageTokenKeys): configured, so tokens work on every
   // instance, or one random key per process.
   PageTokenKeys page_token_keys = PageTokenKeys::Random();
+  // What the partition maintainer keeps (the service's own setting): QueryAggregates and
+  // Summarize answer from RetainedFrom on and say so, instead of returning a silent gap.
+  RetentionPolicy retention;
 };
 
 // Rows after this one, in (window start, series key) order.

@@ -36,6 +36,8 @@ class QueryPostgresTest : public PostgresStoreFixture {
     QueryHandlerDeps deps;
     deps.reader = reader_.get();
     deps.metrics = &metrics_;
+    // The tests' windows are at fixed times: a clock a day after them keeps them retained.
+    deps.clock = &clock_;
     handler_ = std::make_unique<QueryHandler>(QueryLimits(), deps);
   }
 
@@ -129,6 +131,7 @@ class QueryPostgresTest : public PostgresStoreFixture {
   }
 
   std::unique_ptr<PostgresAggregateReader> reader_;
+  FakeClock clock_{kQueryT0 + absl::Hours(24)};
   QueryMetrics metrics_;
   std::unique_ptr<QueryHandler> handler_;
   int64_t epoch_ = 0;

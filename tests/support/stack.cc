@@ -36,6 +36,10 @@ std::string PostgresUrl() {
   return EnvOr("STREAMMETRICS_PG_URL", "postgresql://streammetrics@127.0.0.1:55432/streammetrics");
 }
 
+std::string SourcePath(const std::string& relative) {
+  return absl::StrCat(STREAMMETRICS_SOURCE_DIR, "/", relative);
+}
+
 std::string RedisHost() { return EnvOr("STREAMMETRICS_REDIS_HOST", "127.0.0.1"); }
 
 int RedisPort() {

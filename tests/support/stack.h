@@ -17,6 +17,8 @@ namespace streammetrics::testing {
 std::string KafkaBootstrap();
 // libpq connection string of the local PostgreSQL (STREAMMETRICS_PG_URL).
 std::string PostgresUrl();
+// `relative` under the source tree, e.g. SourcePath("deploy/migrations").
+std::string SourcePath(const std::string& relative);
 // Redis host and port (STREAMMETRICS_REDIS_HOST / STREAMMETRICS_REDIS_PORT).
 std::string RedisHost();
 int RedisPort();

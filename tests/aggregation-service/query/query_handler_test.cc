@@ -1,6 +1,7 @@
 // QueryHandler over the fake reader and cache: pagination returns every row exactly once, tag
-// subsets filter, GetLatest prefers the cache and falls back to the database (counting hits,
-// misses and errors), Summarize merges sketches (not percentiles) within the stated error.
+// subsets filter, ranges reaching back past the retention are answered from its start and say so,
+// GetLatest prefers the cache and falls back to the database (counting hits, misses and errors),
+// Summarize merges sketches (not percentiles) within the stated error.
 #include "aggregation-service/query/query_handler.h"
 
 #include <algorithm>
@@ -31,6 +32,7 @@ class QueryHandlerTest : public ::testing::Test {
     deps.reader = &reader_;
     deps.cache = with_cache ? &cache_ : nullptr;
     deps.metrics = &metrics_;
+    deps.clock = &clock_;
     deps.fill_cache = [this](const std::vector<v1::WindowAggregate>& ws) {
       filled_.insert(filled_.end(), ws.begin(), ws.end());
     };
@@ -46,6 +48,8 @@ class QueryHandlerTest : public ::testing::Test {
     return r;
   }
 
+  // A day after the windows the tests store: all within the retention.
+  FakeClock clock_{kQueryT0 + absl::Hours(24)};
   FakeAggregateReader reader_;
   FakeAggregateCache cache_;
   QueryMetrics metrics_;
@@ -292,6 +296,59 @@ TEST_F(QueryHandlerTest, SummarizeMergesSketchesWithinTheStatedErrorOfTheRawValu
   s = handler.Summarize(r);
   EXPECT_EQ(s->series_merged(), 1u);
   EXPECT_EQ(s->windows_merged(), 60u);
+}
+
+// Windows on both sides of the oldest day the retention keeps (1-minute windows, 14 days).
+class QueryRetentionTest : public QueryHandlerTest {
+ protected:
+  void SetUp() override {
+    for (int m = -30; m < 30; ++m) {
+      reader_.Put(MakeWindow("svc", "lat", {}, v1::WINDOW_SIZE_1M, kDayT + absl::Minutes(m), {2}));
+    }
+    clock_.Set(kDayT + absl::Hours(24 * 14 + 1));
+  }
+  // A UTC midnight: RetainedFrom at the clock's now.
+  const absl::Time kDayT = DayStart(kQueryT0) + absl::Hours(24);
+};
+
+TEST_F(QueryRetentionTest, QueryAggregatesAnswersFromTheRetainedDayAndSaysSo) {
+  QueryHandler handler = MakeHandler();
+  v1::QueryAggregatesRequest r = Query("svc", absl::Hours(2));
+  *r.mutable_start() = TimeToProto(kDayT - absl::Hours(1));
+  *r.mutable_end() = TimeToProto(kDayT + absl::Hours(1));
+  absl::StatusOr<v1::QueryAggregatesResponse> answer = handler.QueryAggregates(r);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->windows_size(), 30);
+  EXPECT_EQ(TimeFromProto(answer->windows(0).window_start()), kDayT);
+  ASSERT_TRUE(answer->has_retained_from());
+  EXPECT_EQ(TimeFromProto(answer->retained_from()), kDayT);
+  // A range inside the retention says nothing.
+  *r.mutable_start() = TimeToProto(kDayT);
+  answer = handler.QueryAggregates(r);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_FALSE(answer->has_retained_from());
+  EXPECT_EQ(answer->windows_size(), 30);
+  // A range wholly before it is refused, not answered with silence.
+  *r.mutable_start() = TimeToProto(kDayT - absl::Hours(1));
+  *r.mutable_end() = TimeToProto(kDayT);
+  answer = handler.QueryAggregates(r);
+  EXPECT_EQ(answer.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(answer.status().message(), HasSubstr("1m windows are kept for 14 days"));
+}
+
+TEST_F(QueryRetentionTest, SummarizeStartsAtTheRetainedDay) {
+  QueryHandler handler = MakeHandler();
+  v1::SummarizeRequest r;
+  r.set_service_id("svc");
+  r.set_metric_name("lat");
+  *r.mutable_start() = TimeToProto(kDayT - absl::Hours(1));
+  *r.mutable_end() = TimeToProto(kDayT + absl::Hours(1));
+  absl::StatusOr<v1::SummarizeResponse> s = handler.Summarize(r);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(TimeFromProto(s->effective_start()), kDayT);
+  EXPECT_EQ(s->count(), 30u);
+  *r.mutable_end() = TimeToProto(kDayT - absl::Minutes(1));
+  EXPECT_EQ(handler.Summarize(r).status().code(), absl::StatusCode::kOutOfRange);
 }
 
 TEST_F(QueryHandlerTest, SummarizeOfNothingIsZeroWithTheQuantilesNamed) {

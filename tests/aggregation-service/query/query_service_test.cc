@@ -35,6 +35,8 @@ class QueryServiceTest : public ::testing::Test {
     deps.reader = &reader_;
     deps.cache = &cache_;
     deps.metrics = &metrics_;
+    // The tests' windows are at fixed times: a clock a day after them keeps them retained.
+    deps.clock = &clock_;
     handler_ = std::make_unique<QueryHandler>(QueryLimits(), deps);
     service_ = std::make_unique<QueryServiceImpl>(options, handler_.get(), &hub_, &metrics_, guard);
     grpc::ServerBuilder builder;
@@ -52,6 +54,7 @@ class QueryServiceTest : public ::testing::Test {
 
   FakeAggregateReader reader_;
   FakeAggregateCache cache_;
+  FakeClock clock_{kQueryT0 + absl::Hours(24)};
   QueryMetrics metrics_;
   WatchHub hub_;
   std::unique_ptr<QueryHandler> handler_;
