@@ -38,6 +38,9 @@ AggregationConfig Config(const std::string& topic, const std::string& group,
       "--consumer_group=" + group,
       "--checkpoint_interval=200ms",
       "--idle_after=1s",
+      // Windows at fixed dates in a shared database: never purged by retention here.
+      "--retention_1m=inf",
+      "--retention_5m=inf",
       "--kafka_consumer_properties=session.timeout.ms=6000,heartbeat.interval.ms=500"};
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
