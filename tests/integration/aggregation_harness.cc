@@ -222,19 +222,15 @@ AggregatorChild::AggregatorChild(const std::string& events_topic, const std::str
                                  const std::vector<std::string>& extra_flags)
     : query_address_(absl::StrCat("127.0.0.1:", FreePort())),
       metrics_address_(absl::StrCat("127.0.0.1:", FreePort())) {
-  std::vector<std::string> args = {STREAMMETRICS_AGGREGATION_BIN,
-                                   "--query_address=" + query_address_,
-                                   "--aggregation_metrics_address=" + metrics_address_,
-                                   "--kafka_bootstrap=" + KafkaBootstrap(),
-                                   "--pg_url=" + PostgresUrl(),
-                                   "--events_topic=" + events_topic,
-                                   "--consumer_group=" + group,
-                                   "--checkpoint_interval=200ms",
-                                   // Tests share one database and write windows at fixed dates
-                                   // (2027-01-15): no instance may purge or refuse them as they
-                                   // age. Retention has tests of its own, in a database each.
-                                   "--retention_1m=inf",
-                                   "--retention_5m=inf"};
+  std::vector<std::string> args = {
+      STREAMMETRICS_AGGREGATION_BIN, "--query_address=" + query_address_,
+      "--aggregation_metrics_address=" + metrics_address_, "--kafka_bootstrap=" + KafkaBootstrap(),
+      "--pg_url=" + PostgresUrl(), "--events_topic=" + events_topic, "--consumer_group=" + group,
+      "--checkpoint_interval=200ms",
+      // Tests share one database and write windows at fixed dates
+      // (2027-01-15): no instance may purge or refuse them as they
+      // age. Retention has tests of its own, in a database each.
+      "--retention_1m=inf", "--retention_5m=inf"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   pid_ = Spawn(args);
 }

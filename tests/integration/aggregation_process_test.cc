@@ -29,18 +29,13 @@ constexpr absl::Duration kDeadline = absl::Seconds(180);
 AggregationConfig Config(const std::string& topic, const std::string& group,
                          const std::string& pg_url = streammetrics::testing::PostgresUrl()) {
   const std::vector<std::string> args = {
-      "streammetrics-aggregation",
-      "--query_address=127.0.0.1:0",
+      "streammetrics-aggregation", "--query_address=127.0.0.1:0",
       absl::StrCat("--aggregation_metrics_address=127.0.0.1:", streammetrics::testing::FreePort()),
-      "--kafka_bootstrap=" + streammetrics::testing::KafkaBootstrap(),
-      "--pg_url=" + pg_url,
-      "--events_topic=" + topic,
-      "--consumer_group=" + group,
-      "--checkpoint_interval=200ms",
+      "--kafka_bootstrap=" + streammetrics::testing::KafkaBootstrap(), "--pg_url=" + pg_url,
+      "--events_topic=" + topic, "--consumer_group=" + group, "--checkpoint_interval=200ms",
       "--idle_after=1s",
       // Windows at fixed dates in a shared database: never purged by retention here.
-      "--retention_1m=inf",
-      "--retention_5m=inf",
+      "--retention_1m=inf", "--retention_5m=inf",
       "--kafka_consumer_properties=session.timeout.ms=6000,heartbeat.interval.ms=500"};
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
