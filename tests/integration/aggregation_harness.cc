@@ -227,9 +227,8 @@ AggregatorChild::AggregatorChild(const std::string& events_topic, const std::str
       "--aggregation_metrics_address=" + metrics_address_, "--kafka_bootstrap=" + KafkaBootstrap(),
       "--pg_url=" + PostgresUrl(), "--events_topic=" + events_topic, "--consumer_group=" + group,
       "--checkpoint_interval=200ms",
-      // Tests share one database and write windows at fixed dates
-      // (2027-01-15): no instance may purge or refuse them as they
-      // age. Retention has tests of its own, in a database each.
+      // Tests share one database and write windows at fixed dates (2027-01-15): no instance may
+      // purge or refuse them as they age. Retention has tests of its own, in a database each.
       "--retention_1m=inf", "--retention_5m=inf"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   pid_ = Spawn(args);

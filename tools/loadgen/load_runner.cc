@@ -7,8 +7,12 @@
 #include <memory>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "tools/loadgen/event_maker.h"
 
@@ -22,8 +26,23 @@ absl::Status Bad(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("load options: ", why));
 }
 
+// The addresses of RunOptions::target, in order.
+std::vector<std::string> Targets(const RunOptions& o) {
+  std::vector<std::string> targets;
+  for (absl::string_view t : absl::StrSplit(o.target, ',', absl::SkipWhitespace())) {
+    targets.emplace_back(absl::StripAsciiWhitespace(t));
+  }
+  return targets;
+}
+
 absl::Status Check(const RunOptions& o) {
   if (o.streams < 1 || o.streams > 256) return Bad("streams must be in [1, 256]");
+  const std::vector<std::string> targets = Targets(o);
+  if (targets.empty()) return Bad("target must name an ingest service (host:port)");
+  if (targets.size() > static_cast<size_t>(o.streams)) {
+    return Bad(absl::StrCat("target names ", targets.size(), " services but streams is ", o.streams,
+                            ": each needs a stream of its own"));
+  }
   if (!(o.rate >= 0)) return Bad("rate must be >= 0 (0: as fast as possible)");
   if (o.duration <= absl::ZeroDuration()) return Bad("duration must be positive");
   if (o.events < 0) return Bad("events must be >= 0 (0: no limit)");
@@ -63,10 +82,11 @@ absl::Duration ProcessCpuTime() {
 absl::Status LoadRunner::Run() {
   if (absl::Status s = Check(options_); !s.ok()) return s;
   const absl::Duration cpu_at_start = ProcessCpuTime();
+  const std::vector<std::string> targets = Targets(options_);
   std::vector<std::unique_ptr<client::MetricsClient>> clients;
   for (int64_t i = 0; i < options_.streams; ++i) {
     client::MetricsClientOptions o;
-    o.target = options_.target;
+    o.target = targets[static_cast<size_t>(i) % targets.size()];
     o.security = options_.security;
     o.client_id = absl::StrCat(options_.run_id, "-", i);
     o.max_batch_events = static_cast<size_t>(options_.batch_size);

@@ -24,6 +24,8 @@
 namespace streammetrics::loadgen {
 
 struct RunOptions {
+  // Ingest service address (host:port), or several separated by commas: stream i then sends to
+  // the (i mod n)-th, so one run spreads over instances without a load balancer.
   std::string target = "127.0.0.1:50051";
   // TLS and the bearer token (ingest scope) of the clients.
   security::ClientSecurityConfig security;

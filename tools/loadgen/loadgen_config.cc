@@ -13,7 +13,8 @@ absl::StatusOr<LoadgenConfig> LoadLoadgenConfig(int argc, const char* const* arg
   LoadgenConfig c;
   RunOptions& r = c.run;
   ConfigLoader loader("streammetrics-loadgen");
-  loader.String("target", &r.target, "Ingest service address (host:port).");
+  loader.String("target", &r.target,
+                "Ingest service address (host:port); several, comma-separated, share the streams.");
   r.run_id.clear();
   loader.String("run_id", &r.run_id,
                 "Names this run's clients and services (<run_id>-svc-N); empty: lg-<random>.");

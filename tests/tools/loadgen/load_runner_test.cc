@@ -117,6 +117,25 @@ TEST_F(LoadRunnerTest, PacedEventsAreStampedWithTheirDueTimes) {
   }
 }
 
+TEST_F(LoadRunnerTest, SeveralTargetsShareTheStreamsRoundRobin) {
+  const int second_port = FreePort();
+  InProcessIngest second(second_port, /*auto_complete=*/true);
+  ASSERT_TRUE(second.ok());
+  RunOptions o = Options();
+  o.streams = 4;
+  o.events = 8'000;
+  o.target = absl::StrCat("127.0.0.1:", port_, ", 127.0.0.1:", second_port);
+  LoadRunner runner(o, &catalog_, &values_, &ledger_);
+  ASSERT_TRUE(runner.Run().ok());
+  EXPECT_EQ(ledger_.counts().events_accepted, 8'000u);
+  // Two streams each: both took a share, and together all of it once.
+  const size_t first_took = server_->fake().Delivered().size();
+  const size_t second_took = second.fake().Delivered().size();
+  EXPECT_GT(first_took, 1'000u);
+  EXPECT_GT(second_took, 1'000u);
+  EXPECT_EQ(first_took + second_took, 8'000u);
+}
+
 TEST_F(LoadRunnerTest, RefusesBadOptionsBeforeSendingAnything) {
   const std::vector<std::pair<void (*)(RunOptions&), const char*>> cases = {
       {[](RunOptions& o) { o.streams = 0; }, "streams"},
@@ -126,6 +145,8 @@ TEST_F(LoadRunnerTest, RefusesBadOptionsBeforeSendingAnything) {
       {[](RunOptions& o) { o.max_buffered_events = 10; }, "max_buffered_events"},
       {[](RunOptions& o) { o.invalid_fraction = 1.5; }, "invalid_fraction"},
       {[](RunOptions& o) { o.time_offset = absl::Seconds(-1); }, "time_offset"},
+      {[](RunOptions& o) { o.target = " , "; }, "target must name"},
+      {[](RunOptions& o) { o.target = "a:1,b:2,c:3,d:4"; }, "each needs a stream"},
   };
   for (const auto& [mutate, why] : cases) {
     RunOptions o = Options();
