@@ -100,7 +100,7 @@ void BM_PlainSet(benchmark::State& state) {
   const std::string host = Env("STREAMMETRICS_REDIS_HOST", "127.0.0.1");
   const int port = std::atoi(Env("STREAMMETRICS_REDIS_PORT", "56379").c_str());
   std::unique_ptr<redisContext, void (*)(redisContext*)> c(redisConnect(host.c_str(), port),
-                                                             redisFree);
+                                                           redisFree);
   const std::string password = Env("STREAMMETRICS_REDIS_PASSWORD", "");
   if (c == nullptr || c->err != 0) {
     state.SkipWithError("Redis is not reachable (deploy/local/up.sh --infra-only)");
