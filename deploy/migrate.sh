@@ -8,7 +8,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 source "$here/env.sh"
 SM_COMPONENT=migrate
-url="${1:-${STREAMMETRICS_PG_URL:?set STREAMMETRICS_PG_URL or pass a database URL}}"
+# The URL from the argument, STREAMMETRICS_PG_URL, or the file STREAMMETRICS_PG_URL_FILE names (a
+# mounted secret, as the services read it).
+if [ -z "${1:-}" ] && [ -z "${STREAMMETRICS_PG_URL:-}" ] && [ -n "${STREAMMETRICS_PG_URL_FILE:-}" ]; then
+  STREAMMETRICS_PG_URL=$(<"$STREAMMETRICS_PG_URL_FILE")
+fi
+url="${1:-${STREAMMETRICS_PG_URL:?set STREAMMETRICS_PG_URL (or STREAMMETRICS_PG_URL_FILE) or pass a database URL}}"
 psql_q() { psql "$url" -v ON_ERROR_STOP=1 -X -q -t -A "$@"; }
 
 psql_q -c "CREATE SCHEMA IF NOT EXISTS metrics;

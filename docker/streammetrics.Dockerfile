@@ -3,6 +3,7 @@
 #   docker build -f docker/streammetrics.Dockerfile --target ingest      -t streammetrics/ingest .
 #   docker build -f docker/streammetrics.Dockerfile --target aggregation -t streammetrics/aggregation .
 #   docker build -f docker/streammetrics.Dockerfile --target loadgen     -t streammetrics/loadgen .
+#   docker build -f docker/streammetrics.Dockerfile --target migrate     -t streammetrics/migrate .
 #
 # The build stage installs what building needs the way every machine does
 # (deploy/install-deps.sh --build-only: Debian 12 packages, librdkafka 2.8.0 from Debian 13's
@@ -83,3 +84,16 @@ ENTRYPOINT ["/usr/local/bin/streammetrics-aggregation"]
 FROM runtime AS loadgen
 COPY --from=build /out/bin/streammetrics-loadgen /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/streammetrics-loadgen"]
+
+# deploy/migrate.sh and the migrations, with psql: the schema job (the Helm chart's pre-install
+# and pre-upgrade hook). Reads STREAMMETRICS_PG_URL or STREAMMETRICS_PG_URL_FILE.
+FROM debian:bookworm-slim AS migrate
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client-15 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin streammetrics
+COPY deploy/env.sh deploy/migrate.sh /opt/streammetrics/deploy/
+COPY deploy/migrations/ /opt/streammetrics/deploy/migrations/
+USER 10001:10001
+ENTRYPOINT ["/opt/streammetrics/deploy/migrate.sh"]

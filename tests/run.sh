@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, checks the formatting and docker/ (hadolint, the
-# compose file), builds with ASan/UBSan (through ccache, linked by mold), brings up the local
-# infrastructure (Kafka x3, PostgreSQL, Redis) while the build runs, runs every ctest test (labels
-# "unit" and "integration") in parallel (tests that stop a shared server run alone:
-# tests/CMakeLists.txt), runs each fuzz target for 20 s (tests/fuzz/run.sh), stops what it
-# started, and prints where the time went.
+# The test command: installs what is missing, checks the formatting, docker/ (hadolint, the
+# compose file) and the Helm chart (deploy/helm/check.sh), builds with ASan/UBSan (through ccache,
+# linked by mold), brings up the local infrastructure (Kafka x3, PostgreSQL, Redis) while the build
+# runs, runs every ctest test (labels "unit" and "integration") in parallel (tests that stop a
+# shared server run alone: tests/CMakeLists.txt), runs each fuzz target for 20 s
+# (tests/fuzz/run.sh), stops what it started, and prints where the time went.
 # Exits non-zero on any failure.
 #
 #   tests/run.sh [extra ctest args]       e.g. tests/run.sh -L unit
@@ -43,6 +43,9 @@ phase_done "format check"
 # The images and the compose file, checked offline (hadolint, docker-compose config).
 "$root/docker/check.sh"
 phase_done "docker check"
+# The Helm chart: helm lint and kubeconform against the Kubernetes schemas, offline.
+"$root/deploy/helm/check.sh"
+phase_done "helm check"
 
 build="${STREAMMETRICS_TEST_BUILD_DIR:-$root/build/test}"
 up_log="$STATE/../test-up.log"
