@@ -15,11 +15,16 @@
 namespace streammetrics::testing {
 
 pid_t Spawn(const std::vector<std::string>& args) {
+  // argv is built before fork: the child of a multi-threaded process may only call
+  // async-signal-safe functions until exec. Allocating there (as this did) could hang the child
+  // forever on an allocator lock another thread held at the fork: under load, a test's child
+  // then never started (no output, and SIGTERM's default action ended it).
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   const pid_t pid = fork();
   if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     execv(argv[0], argv.data());
     _exit(127);
   }
