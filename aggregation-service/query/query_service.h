@@ -50,6 +50,9 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   QueryServiceImpl(QueryServiceOptions options, QueryHandler* handler, WatchHub* hub,
                    QueryMetrics* metrics, security::CallGuard* guard = nullptr);
 
+  // Unary calls of `caller` admitted and not finished yet (running or queued for a worker).
+  size_t CallsHeldBy(absl::string_view caller) const { return queued_.held_by(caller); }
+
   grpc::ServerUnaryReactor* QueryAggregates(grpc::CallbackServerContext* context,
                                             const v1::QueryAggregatesRequest* request,
                                             v1::QueryAggregatesResponse* response) override;

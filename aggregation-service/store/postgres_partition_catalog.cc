@@ -3,7 +3,9 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -83,79 +85,106 @@ absl::StatusOr<std::vector<DayPartition>> PostgresPartitionCatalog::List() {
   return out;
 }
 
-absl::StatusOr<PartitionChanges> PostgresPartitionCatalog::Apply(const PartitionPlan& plan) {
-  if (plan.empty() && plan.purge_1m_before == absl::InfinitePast() &&
-      plan.purge_5m_before == absl::InfinitePast()) {
-    return PartitionChanges{};
-  }
+absl::StatusOr<std::vector<pg::Result>> PostgresPartitionCatalog::Transaction(
+    std::vector<pg::Statement> body, absl::string_view context) {
   std::vector<pg::Statement> statements = {
       Sql("BEGIN"),
       Sql(absl::StrCat("SET LOCAL lock_timeout = ",
                        absl::ToInt64Milliseconds(config_.lock_timeout))),
       Sql(absl::StrCat("SELECT pg_advisory_xact_lock(", kPartitionLockKey, ")")),
   };
-  // Purges and row moves first, every exclusive lock (ATTACH, DROP) last: those locks are held
-  // until COMMIT, so nothing slow runs while the checkpoints of a size wait behind them.
-  std::vector<size_t> purges;
+  const size_t first = statements.size();
+  for (pg::Statement& s : body) statements.push_back(std::move(s));
+  statements.push_back(Sql("COMMIT"));
+  ASSIGN_OR_RETURN(std::vector<pg::Result> results, Run(statements, context));
+  // The body's results only, in the body's order.
+  return std::vector<pg::Result>(std::make_move_iterator(results.begin() + first),
+                                 std::make_move_iterator(results.end() - 1));
+}
+
+absl::StatusOr<PartitionChanges> PostgresPartitionCatalog::Apply(const PartitionPlan& plan) {
+  PartitionChanges changes;
+  // Three transactions, each taking its locks in the order checkpoints take them (a size's table,
+  // then one of its partitions) or none a checkpoint waits on while holding another: a purge, the
+  // new days, the old days. One that fails leaves the earlier ones done; a later pass redoes the
+  // rest.
+  std::vector<pg::Statement> purges;
   for (v1::WindowSize size : kSizes) {
     const absl::Time before =
         size == v1::WINDOW_SIZE_1M ? plan.purge_1m_before : plan.purge_5m_before;
     if (before == absl::InfinitePast()) continue;
-    purges.push_back(statements.size());
-    statements.push_back(Sql(absl::StrCat("DELETE FROM ", Qualified(DefaultPartitionName(size)),
-                                          " WHERE timestamp < ", TimeLiteral(before))));
+    purges.push_back(Sql(absl::StrCat("DELETE FROM ", Qualified(DefaultPartitionName(size)),
+                                      " WHERE timestamp < ", TimeLiteral(before))));
   }
-  // Per partition to create, the indexes of its "is it new" check and of its row-moving statement.
-  // Each is built beside the table, filled from the default partition, then attached: a plain
-  // CREATE ... PARTITION OF would fail while the default partition holds rows of the day. All of
-  // it is skipped when the partition exists (created by another instance meanwhile).
-  std::vector<std::pair<size_t, size_t>> creates;
-  for (const DayPartition& p : plan.create) {
-    const std::string table = Qualified(PartitionName(p));
-    const size_t check = statements.size();
-    statements.push_back(Sql(absl::StrCat("SELECT to_regclass('", table, "') IS NULL")));
-    statements.push_back(Sql(absl::StrCat("CREATE TABLE IF NOT EXISTS ", table, " (LIKE ",
-                                          Qualified(SizeTableName(p.size)),
-                                          " INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")));
-    creates.emplace_back(check, statements.size());
-    statements.push_back(
-        Sql(absl::StrCat("WITH moved AS (DELETE FROM ", Qualified(DefaultPartitionName(p.size)),
-                         " WHERE timestamp >= ", TimeLiteral(p.day), " AND timestamp < ",
-                         TimeLiteral(p.day + absl::Hours(24)),
-                         " AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE ", "inhrelid = '", table,
-                         "'::regclass) RETURNING *) INSERT INTO ", table, " SELECT * FROM moved")));
+  if (!purges.empty()) {
+    ASSIGN_OR_RETURN(std::vector<pg::Result> results,
+                     Transaction(std::move(purges), "purging old rows of the default partitions"));
+    for (const pg::Result& r : results) changes.rows_purged += AffectedRows(r);
   }
-  for (const DayPartition& p : plan.create) {
-    const std::string table = Qualified(PartitionName(p));
-    statements.push_back(
-        Sql(absl::StrCat("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = '",
-                         table, "'::regclass) THEN ALTER TABLE ", Qualified(SizeTableName(p.size)),
-                         " ATTACH PARTITION ", table, " FOR VALUES FROM (", TimeLiteral(p.day),
-                         ") TO (", TimeLiteral(p.day + absl::Hours(24)), "); END IF; END $$")));
-  }
-  std::vector<size_t> drops;
-  for (const DayPartition& p : plan.drop) {
-    // A missing table is skipped.
-    drops.push_back(statements.size());
-    statements.push_back(
-        Sql(absl::StrCat("SELECT to_regclass('", Qualified(PartitionName(p)), "') IS NOT NULL")));
-    statements.push_back(Sql(absl::StrCat("DROP TABLE IF EXISTS ", Qualified(PartitionName(p)))));
-  }
-  statements.push_back(Sql("COMMIT"));
 
-  ASSIGN_OR_RETURN(std::vector<pg::Result> results,
-                   Run(statements, "changing the partitions of metrics.metric_aggregates"));
-  PartitionChanges changes;
-  for (const auto& [check, move] : creates) {
-    ASSIGN_OR_RETURN(bool created, pg::Row(results[check].get(), 0).Bool(0));
-    changes.created += created ? 1 : 0;
-    changes.rows_moved += AffectedRows(results[move]);
+  // Each new day is built beside the table, filled with its rows from the default partition, then
+  // attached: a plain CREATE ... PARTITION OF would fail while the default partition holds rows of
+  // the day. The default partition is locked against writes first (EXCLUSIVE: reads go on), so no
+  // row of the day lands there between the move and the ATTACH, which would fail on it; a
+  // checkpoint writing to it waits, holding only its lock on the size's table, which ATTACH does
+  // not wait for. Everything is skipped for a day that exists (made by another instance meanwhile).
+  if (!plan.create.empty()) {
+    std::vector<pg::Statement> body;
+    std::vector<std::pair<size_t, size_t>> creates;  // per day: its "is it new" check, its move
+    for (v1::WindowSize size : kSizes) {
+      const bool any = std::any_of(plan.create.begin(), plan.create.end(),
+                                   [size](const DayPartition& p) { return p.size == size; });
+      if (any) {
+        body.push_back(Sql(absl::StrCat("LOCK TABLE ", Qualified(DefaultPartitionName(size)),
+                                        " IN EXCLUSIVE MODE")));
+      }
+    }
+    for (const DayPartition& p : plan.create) {
+      const std::string table = Qualified(PartitionName(p));
+      const size_t check = body.size();
+      body.push_back(Sql(absl::StrCat("SELECT to_regclass('", table, "') IS NULL")));
+      body.push_back(Sql(absl::StrCat("CREATE TABLE IF NOT EXISTS ", table, " (LIKE ",
+                                      Qualified(SizeTableName(p.size)),
+                                      " INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")));
+      creates.emplace_back(check, body.size());
+      body.push_back(Sql(
+          absl::StrCat("WITH moved AS (DELETE FROM ", Qualified(DefaultPartitionName(p.size)),
+                       " WHERE timestamp >= ", TimeLiteral(p.day), " AND timestamp < ",
+                       TimeLiteral(p.day + absl::Hours(24)),
+                       " AND NOT EXISTS (SELECT 1 FROM pg_inherits ", "WHERE inhrelid = '", table,
+                       "'::regclass) RETURNING *) INSERT INTO ", table, " SELECT * FROM moved")));
+      body.push_back(Sql(
+          absl::StrCat("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = '",
+                       table, "'::regclass) THEN ALTER TABLE ", Qualified(SizeTableName(p.size)),
+                       " ATTACH PARTITION ", table, " FOR VALUES FROM (", TimeLiteral(p.day),
+                       ") TO (", TimeLiteral(p.day + absl::Hours(24)), "); END IF; END $$")));
+    }
+    ASSIGN_OR_RETURN(std::vector<pg::Result> results,
+                     Transaction(std::move(body), "creating day partitions"));
+    for (const auto& [check, move] : creates) {
+      ASSIGN_OR_RETURN(bool created, pg::Row(results[check].get(), 0).Bool(0));
+      changes.created += created ? 1 : 0;
+      changes.rows_moved += AffectedRows(results[move]);
+    }
   }
-  for (size_t i : drops) {
-    ASSIGN_OR_RETURN(bool existed, pg::Row(results[i].get(), 0).Bool(0));
-    changes.dropped += existed ? 1 : 0;
+
+  // DROP takes an exclusive lock on the size's table, waiting (at most lock_timeout) for the
+  // checkpoints that hold it; this transaction holds nothing they could wait for.
+  if (!plan.drop.empty()) {
+    std::vector<pg::Statement> body;
+    for (const DayPartition& p : plan.drop) {
+      // A missing table is skipped.
+      body.push_back(
+          Sql(absl::StrCat("SELECT to_regclass('", Qualified(PartitionName(p)), "') IS NOT NULL")));
+      body.push_back(Sql(absl::StrCat("DROP TABLE IF EXISTS ", Qualified(PartitionName(p)))));
+    }
+    ASSIGN_OR_RETURN(std::vector<pg::Result> results,
+                     Transaction(std::move(body), "dropping day partitions past the retention"));
+    for (size_t i = 0; i < results.size(); i += 2) {
+      ASSIGN_OR_RETURN(bool existed, pg::Row(results[i].get(), 0).Bool(0));
+      changes.dropped += existed ? 1 : 0;
+    }
   }
-  for (size_t i : purges) changes.rows_purged += AffectedRows(results[i]);
   return changes;
 }
 

@@ -4,11 +4,11 @@
 // Owns one libpq connection, separate from the checkpoint's, opened on first use and replaced
 // after a failure. Not thread-safe: the PartitionMaintainer calls it from one thread.
 //
-// Apply is one transaction under an advisory lock (instances of a deployment take turns), with a
-// lock_timeout: creating a partition (ATTACH) and dropping one take a brief exclusive lock on the
-// size's table, which waits for running checkpoints and queries of that size; rather than queue
-// every later statement behind it for long, Apply gives up with Unavailable and the maintainer
-// tries again later.
+// Apply runs up to three transactions (purge, create, drop), each under an advisory lock
+// (instances of a deployment take turns) and a lock_timeout: creating a partition (ATTACH) and
+// dropping one take brief exclusive locks, which wait for running checkpoints and queries of that
+// size; rather than queue every later statement behind them for long, Apply gives up with
+// Unavailable and the maintainer tries again later.
 #ifndef STREAMMETRICS_AGGREGATION_SERVICE_STORE_POSTGRES_PARTITION_CATALOG_H_
 #define STREAMMETRICS_AGGREGATION_SERVICE_STORE_POSTGRES_PARTITION_CATALOG_H_
 
@@ -43,6 +43,9 @@ class PostgresPartitionCatalog final : public PartitionCatalog {
  private:
   explicit PostgresPartitionCatalog(PostgresCatalogConfig config) : config_(std::move(config)) {}
   absl::StatusOr<pg::Connection*> Connection();
+  // Runs `body` as one transaction under the advisory lock and lock_timeout; the body's results.
+  absl::StatusOr<std::vector<pg::Result>> Transaction(std::vector<pg::Statement> body,
+                                                      absl::string_view context);
   // Runs `statements` in one pipeline; on failure rolls back and drops a broken connection.
   absl::StatusOr<std::vector<pg::Result>> Run(const std::vector<pg::Statement>& statements,
                                               absl::string_view context);

@@ -16,7 +16,13 @@
 namespace streammetrics::testing {
 namespace {
 
-// Records the aggregation instance has read from the events topic (-1 when it does not answer).
+// Partitions of the events topic the aggregation instance owns now (-1 when it does not answer):
+// ownership, not records read, since a member may be given partitions whose load has ended.
+double Owned(const AggregatorChild& a) {
+  return MetricValue(ScrapeMetrics(a.metrics_address()),
+                     "streammetrics_aggregation_assigned_partitions");
+}
+
 double Consumed(const AggregatorChild& a) {
   return MetricValue(ScrapeMetrics(a.metrics_address()),
                      "streammetrics_aggregation_records_consumed_total");
@@ -55,17 +61,18 @@ TEST_F(ScaleOutPipelineTest, TwoIngestsThreeAggregatorsOneKilledOneAddedCountEve
   ASSERT_NO_FATAL_FAILURE(RunLoad(Load(300'000, 5'000, both), [&](loadgen::LoadRunner&) {
     ASSERT_NO_FATAL_FAILURE(StartAggregator(&second_));
     ASSERT_NO_FATAL_FAILURE(StartAggregator(&third_));
-    // Every member consumes: the group spread the six partitions over the three.
+    // The group spreads the six partitions over the three members.
     ASSERT_TRUE(PollUntil(kStep, [&] {
-      return Consumed(*aggregator_) > 0 && Consumed(*second_) > 0 && Consumed(*third_) > 0;
+      return Owned(*aggregator_) > 0 && Owned(*second_) > 0 && Owned(*third_) > 0;
     })) << "a member of three got no partition";
+    // Killed while it counts, with windows of its partitions open.
     const double second_before_kill = Consumed(*second_);
     ASSERT_TRUE(PollUntil(kStep, [&] { return Consumed(*second_) > second_before_kill; }))
-        << "the member to be killed stopped consuming before it was";
+        << "the member to be killed consumed nothing";
     EXPECT_EQ(second_->Stop(SIGKILL), 128 + SIGKILL);
     ASSERT_NO_FATAL_FAILURE(StartAggregator(&newcomer_));
-    // The newcomer takes partitions over (the killed member's, or some of the others') and counts.
-    ASSERT_TRUE(PollUntil(kStep, [&] { return Consumed(*newcomer_) > 0; }))
+    // The newcomer takes partitions over: the killed member's, or some of the others'.
+    ASSERT_TRUE(PollUntil(kStep, [&] { return Owned(*newcomer_) > 0; }))
         << "the member added mid-run got no partition";
   }));
   // Both ingest instances took their share of the streams.

@@ -281,8 +281,11 @@ TEST_F(QueryServiceCallerTest, OneCallersQueuedCallsLeaveRoomForOthers) {
   for (int i = 0; i < 2; ++i) {
     pending.push_back(std::async(std::launch::async, [this] { return ListSeries("dash-token"); }));
   }
-  ASSERT_TRUE(
-      streammetrics::testing::PollUntil(absl::Seconds(10), [&] { return reader_.started() == 1; }));
+  // Both admitted (one running, one queued) before the third is sent: otherwise the third could
+  // take the second's place in the queue and wait behind the held reader forever.
+  ASSERT_TRUE(streammetrics::testing::PollUntil(absl::Seconds(10), [&] {
+    return reader_.started() == 1 && service_->CallsHeldBy("dashboard") == 2;
+  }));
   // The caller's third call is refused at once; another caller's call waits its turn.
   grpc::Status third = ListSeries("dash-token");
   EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);

@@ -66,6 +66,7 @@ app.kubernetes.io/component: {{ .component }}
   value: /etc/streammetrics/client-ca/ca.crt
 {{- end }}
 {{- end }}
+{{- include "streammetrics.probeClientEnv" . }}
 {{- if .Values.security.tokensSecret }}
 - name: STREAMMETRICS_AUTH_TOKENS_FILE
   value: /etc/streammetrics/tokens/tokens
@@ -88,6 +89,11 @@ app.kubernetes.io/component: {{ .component }}
 - name: client-ca
   mountPath: /etc/streammetrics/client-ca
   readOnly: true
+{{- if .Values.security.tls.probeClientSecret }}
+- name: probe-client
+  mountPath: /etc/streammetrics/probe-client
+  readOnly: true
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if .Values.security.tokensSecret }}
@@ -108,6 +114,11 @@ app.kubernetes.io/component: {{ .component }}
 - name: client-ca
   secret:
     secretName: {{ .Values.security.tls.clientCASecret }}
+{{- if .Values.security.tls.probeClientSecret }}
+- name: probe-client
+  secret:
+    secretName: {{ .Values.security.tls.probeClientSecret }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if .Values.security.tokensSecret }}
@@ -120,26 +131,42 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
-Liveness and readiness through grpc.health.v1. Kubernetes' native gRPC probe speaks plaintext
-only, so with TLS on the probe runs the image's health checker (grpc_health_probe over TLS).
+Probes. Startup and liveness ask only that the gRPC port accepts connections: the health status
+turns NOT_SERVING while Kafka or PostgreSQL is unreachable, and restarting pods for an outage of
+a dependency would only lose in-flight work. Readiness asks grpc.health.v1, so a pod that cannot
+do its work takes no traffic. Kubernetes' native gRPC probe speaks plaintext only: with TLS the
+image's health checker (grpc_health_probe) runs instead, presenting
+security.tls.probeClientSecret's certificate when client certificates are required.
 (dict "root" $ "port" 50051)
 */}}
 {{- define "streammetrics.probes" -}}
-{{- $probe := dict -}}
+{{- $ready := dict "grpc" (dict "port" .port) -}}
 {{- if .root.Values.security.tls.enabled -}}
-{{- $probe = dict "exec" (dict "command" (list "/usr/local/bin/streammetrics-healthcheck" (toString .port))) -}}
-{{- else -}}
-{{- $probe = dict "grpc" (dict "port" .port) -}}
+{{- $ready = dict "exec" (dict "command" (list "/usr/local/bin/streammetrics-healthcheck" (toString .port))) -}}
 {{- end }}
+startupProbe:
+  tcpSocket: {port: grpc}
+  # The aggregation service runs a partition pass before it listens: up to 10 minutes.
+  periodSeconds: 5
+  failureThreshold: 120
 livenessProbe:
-  {{- toYaml $probe | nindent 2 }}
-  initialDelaySeconds: 10
+  tcpSocket: {port: grpc}
   periodSeconds: 10
   timeoutSeconds: 5
   failureThreshold: 6
 readinessProbe:
-  {{- toYaml $probe | nindent 2 }}
+  {{- toYaml $ready | nindent 2 }}
   periodSeconds: 5
   timeoutSeconds: 5
   failureThreshold: 2
+{{- end -}}
+
+{{/* The health checker's client certificate under mutual TLS (env, then mount, then volume). */}}
+{{- define "streammetrics.probeClientEnv" -}}
+{{- if and .Values.security.tls.enabled .Values.security.tls.clientCASecret .Values.security.tls.probeClientSecret }}
+- name: STREAMMETRICS_HEALTHCHECK_CLIENT_CERT_FILE
+  value: /etc/streammetrics/probe-client/tls.crt
+- name: STREAMMETRICS_HEALTHCHECK_CLIENT_KEY_FILE
+  value: /etc/streammetrics/probe-client/tls.key
+{{- end }}
 {{- end -}}
