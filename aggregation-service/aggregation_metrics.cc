@@ -139,12 +139,12 @@ void AggregationMetrics::WindowClosed(absl::Duration delay_after_end) {
   window_close_delay_->Observe(absl::ToDoubleSeconds(delay_after_end));
 }
 
-void AggregationMetrics::PartitionsMaintained(int64_t created, int64_t dropped, int64_t rows_purged,
-                                              absl::Time now) {
+void AggregationMetrics::PartitionsMaintained(int64_t created, int64_t dropped,
+                                              int64_t rows_purged) {
   table_partitions_created_->Increment(static_cast<double>(created));
   table_partitions_dropped_->Increment(static_cast<double>(dropped));
   retention_rows_purged_->Increment(static_cast<double>(rows_purged));
-  partition_maintenance_last_success_->Set(absl::ToDoubleSeconds(now - absl::UnixEpoch()));
+  partition_maintenance_last_success_->SetToCurrentTime();
 }
 
 }  // namespace streammetrics::aggregation

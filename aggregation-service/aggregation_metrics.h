@@ -43,8 +43,9 @@ class AggregationMetrics {
   void SetOutboxUnconfirmed(size_t n) { outbox_unconfirmed_->Set(static_cast<double>(n)); }
   // Seconds the slowest partition's watermark trails the wall clock.
   void SetWatermarkDelay(absl::Duration d) { watermark_delay_->Set(absl::ToDoubleSeconds(d)); }
-  // One pass of the partition maintainer: what it changed, or that it failed.
-  void PartitionsMaintained(int64_t created, int64_t dropped, int64_t rows_purged, absl::Time now);
+  // One pass of the partition maintainer: what it changed (the pass's end is the last success's
+  // time), or that it failed.
+  void PartitionsMaintained(int64_t created, int64_t dropped, int64_t rows_purged);
   void PartitionMaintenanceFailed() { partition_maintenance_failures_->Increment(); }
   void SetCheckpointPending(bool pending) { checkpoint_pending_->Set(pending ? 1 : 0); }
 

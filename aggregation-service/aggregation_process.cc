@@ -89,7 +89,7 @@ absl::StatusOr<std::unique_ptr<AggregationProcess>> AggregationProcess::Start(
       p->partition_catalog.get(), RealClock::Get(), c.partitions,
       [m = &p->metrics](const absl::StatusOr<PartitionChanges>& pass) {
         if (pass.ok()) {
-          m->PartitionsMaintained(pass->created, pass->dropped, pass->rows_purged, absl::Now());
+          m->PartitionsMaintained(pass->created, pass->dropped, pass->rows_purged);
         } else {
           m->PartitionMaintenanceFailed();
         }

@@ -1,6 +1,7 @@
 // FakePartitionCatalog: see the header.
 #include "aggregation-service/store/fake_partition_catalog.h"
 
+#include <set>
 #include <utility>
 
 namespace streammetrics::aggregation {
@@ -19,26 +20,16 @@ absl::StatusOr<PartitionChanges> FakePartitionCatalog::Apply(const PartitionPlan
   for (const DayPartition& p : plan.create) {
     if (!partitions_.insert(p).second) continue;
     ++changes.created;
-    for (auto it = default_rows_.begin(); it != default_rows_.end();) {
-      if (it->size == p.size && DayStart(it->day) == p.day) {
-        it = default_rows_.erase(it);
-        ++changes.rows_moved;
-      } else {
-        ++it;
-      }
-    }
+    changes.rows_moved += static_cast<int64_t>(std::erase_if(default_rows_, [&p](const auto& row) {
+      return row.size == p.size && DayStart(row.day) == p.day;
+    }));
   }
   for (const DayPartition& p : plan.drop) changes.dropped += partitions_.erase(p);
-  for (auto it = default_rows_.begin(); it != default_rows_.end();) {
-    const absl::Time before =
-        it->size == v1::WINDOW_SIZE_1M ? plan.purge_1m_before : plan.purge_5m_before;
-    if (it->day < before) {
-      it = default_rows_.erase(it);
-      ++changes.rows_purged;
-    } else {
-      ++it;
-    }
-  }
+  changes.rows_purged +=
+      static_cast<int64_t>(std::erase_if(default_rows_, [&plan](const auto& row) {
+        return row.day <
+               (row.size == v1::WINDOW_SIZE_1M ? plan.purge_1m_before : plan.purge_5m_before);
+      }));
   return changes;
 }
 

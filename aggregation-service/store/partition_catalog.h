@@ -31,12 +31,13 @@ class PartitionCatalog {
   // is not partitioned (migrations not applied).
   virtual absl::StatusOr<std::vector<DayPartition>> List() = 0;
 
-  // Applies `plan` in one transaction: creates each partition of plan.create that does not exist
-  // yet (first moving into it the rows its day has in the default partition), drops each of
-  // plan.drop that exists, and deletes the default partitions' rows before plan.purge_*_before.
-  // Concurrent Applies (several instances) are serialized, so each change happens once. On
-  // failure nothing changed: Unavailable when the database cannot answer or a lock was not had
-  // in time (a long query held the table), Internal for anything else.
+  // Applies `plan`: deletes the default partitions' rows before plan.purge_*_before, creates each
+  // partition of plan.create that does not exist yet (first moving into it the rows its day has in
+  // the default partition), and drops each of plan.drop that exists, in that order. Concurrent
+  // Applies (several instances) are serialized, so each change happens once. Each of the three
+  // steps is all or nothing; a failed step leaves the earlier ones done and the later ones undone
+  // (the next pass plans what is left). Fails with Unavailable when the database cannot answer or
+  // a lock was not had in time (a long query held the table), Internal for anything else.
   virtual absl::StatusOr<PartitionChanges> Apply(const PartitionPlan& plan) = 0;
 };
 

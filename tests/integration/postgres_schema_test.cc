@@ -12,6 +12,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/pg_test_util.h"
 #include "tests/support/stack.h"
 
 namespace {
@@ -21,13 +22,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 
-struct PgConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+using ::streammetrics::testing::PgConnPtr;
+using ::streammetrics::testing::PgResultPtr;
+using ::streammetrics::testing::PgRows;
 
 class PostgresSchemaTest : public ::testing::Test {
  protected:
@@ -36,21 +33,8 @@ class PostgresSchemaTest : public ::testing::Test {
     ASSERT_EQ(PQstatus(conn_.get()), CONNECTION_OK) << PQerrorMessage(conn_.get());
   }
 
-  // Runs a parameterless query; every row's columns joined by '|'.
-  std::vector<std::string> Rows(const std::string& sql) {
-    PgResult r(PQexec(conn_.get(), sql.c_str()));
-    EXPECT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(conn_.get()) << sql;
-    std::vector<std::string> rows;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      std::string row;
-      for (int j = 0; j < PQnfields(r.get()); ++j) {
-        if (j > 0) row += "|";
-        row += PQgetvalue(r.get(), i, j);
-      }
-      rows.push_back(row);
-    }
-    return rows;
-  }
+  // Every row of `sql`, its columns joined by '|'.
+  std::vector<std::string> Rows(const std::string& sql) { return PgRows(conn_.get(), sql); }
 
   // column name -> "data_type|is_nullable"
   std::map<std::string, std::string> Columns(const std::string& table) {
@@ -65,7 +49,7 @@ class PostgresSchemaTest : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<PGconn, PgConnDeleter> conn_;
+  PgConnPtr conn_;
 };
 
 TEST_F(PostgresSchemaTest, AggregatesTableHasTheSeedsColumns) {
@@ -166,7 +150,7 @@ TEST_F(PostgresSchemaTest, MigrationsAreRecordedInOrder) {
 }
 
 TEST_F(PostgresSchemaTest, WindowKeyRejectsASecondRowAndUpsertUpdatesIt) {
-  PgResult begin(PQexec(conn_.get(), "BEGIN"));
+  PgResultPtr begin(PQexec(conn_.get(), "BEGIN"));
   const char* insert =
       "INSERT INTO metrics.metric_aggregates (timestamp, window_end, service_id, metric_name, "
       "window_size, series_key, count, sketch, tags) VALUES ('2026-01-01T00:00:00Z', "
@@ -175,7 +159,7 @@ TEST_F(PostgresSchemaTest, WindowKeyRejectsASecondRowAndUpsertUpdatesIt) {
       "count = EXCLUDED.count, revision = metric_aggregates.revision + 1 RETURNING count, revision";
   for (const char* count : {"3", "5"}) {
     const char* params[] = {count};
-    PgResult r(PQexecParams(conn_.get(), insert, 1, nullptr, params, nullptr, nullptr, 0));
+    PgResultPtr r(PQexecParams(conn_.get(), insert, 1, nullptr, params, nullptr, nullptr, 0));
     ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(conn_.get());
   }
   EXPECT_THAT(Rows("SELECT count, revision FROM metrics.metric_aggregates WHERE "
@@ -185,7 +169,7 @@ TEST_F(PostgresSchemaTest, WindowKeyRejectsASecondRowAndUpsertUpdatesIt) {
   EXPECT_THAT(Rows("SELECT count FROM metrics.metric_aggregates WHERE series_key = 'it-key' AND "
                    "tags @> '{\"method\":\"POST\"}'"),
               ::testing::ElementsAre("5"));
-  PgResult rollback(PQexec(conn_.get(), "ROLLBACK"));
+  PgResultPtr rollback(PQexec(conn_.get(), "ROLLBACK"));
   EXPECT_THAT(Rows("SELECT count(*) FROM metrics.metric_aggregates WHERE series_key = 'it-key'"),
               ::testing::ElementsAre("0"));
 }

@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/aggregation-service/store/store_test_windows.h"
+#include "tests/integration/pg_test_util.h"
 #include "tests/support/proto_matchers.h"
 #include "tests/support/stack.h"
 
@@ -26,12 +27,8 @@ namespace streammetrics::aggregation::testing {
 
 using ::streammetrics::testing::EqualsProto;
 
-struct PgConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
+using ::streammetrics::testing::PgConnDeleter;
+using ::streammetrics::testing::PgResultDeleter;
 
 inline std::vector<std::string> Values(const std::vector<OutboxRecord>& records) {
   std::vector<std::string> values;

@@ -16,17 +16,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/integration/pg_test_util.h"
 #include "tests/support/stack.h"
 
 namespace streammetrics::testing {
-
-struct ScratchConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ScratchResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using ScratchConn = std::unique_ptr<PGconn, ScratchConnDeleter>;
 
 // Every migration file, in order, as deploy/migrate.sh applies them.
 inline const std::vector<std::string>& AllMigrations() {
@@ -98,34 +91,21 @@ class ScratchDatabase {
 
   // Runs `sql` (one or more statements); false (with error()) when it fails.
   bool Exec(PGconn* conn, const std::string& sql) {
-    std::unique_ptr<PGresult, ScratchResultDeleter> r(PQexec(conn, sql.c_str()));
+    PgResultPtr r(PQexec(conn, sql.c_str()));
     const ExecStatusType status = PQresultStatus(r.get());
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return true;
     error_ = absl::StrCat(PQerrorMessage(conn), " in: ", sql.substr(0, 200));
     return false;
   }
 
-  // The first column of every row of `sql`, joined by '|' per row (all columns).
-  std::vector<std::string> Rows(const std::string& sql) {
-    std::unique_ptr<PGresult, ScratchResultDeleter> r(PQexec(conn_.get(), sql.c_str()));
-    EXPECT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(conn_.get()) << sql;
-    std::vector<std::string> rows;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      std::string row;
-      for (int j = 0; j < PQnfields(r.get()); ++j) {
-        if (j > 0) row += "|";
-        row += PQgetvalue(r.get(), i, j);
-      }
-      rows.push_back(row);
-    }
-    return rows;
-  }
+  // Every row of `sql` in this database, its columns joined by '|' (PgRows).
+  std::vector<std::string> Rows(const std::string& sql) { return PgRows(conn_.get(), sql); }
 
  private:
   std::string name_;
   std::string error_;
-  ScratchConn admin_;
-  ScratchConn conn_;
+  PgConnPtr admin_;
+  PgConnPtr conn_;
 };
 
 }  // namespace streammetrics::testing
