@@ -129,6 +129,11 @@ void Aggregator::Consume(absl::Span<const SourceRecord> records) {
                    decoder_.Late(record, decoded_.key, TimeFromProto(decoded_.event.timestamp()),
                                  p->engine->watermark(), now));
         break;
+      case AddOutcome::kOverflow:
+        DeadLetter(*p, record.key,
+                   decoder_.Overflow(record, decoded_.key, decoded_.event.distribution().count(),
+                                     now));
+        break;
     }
   }
   deps_.metrics->RecordsConsumed(consumed);

@@ -98,4 +98,18 @@ v1::DeadLetter RecordDecoder::Late(const SourceRecord& record, const events::Ide
   return dl;
 }
 
+v1::DeadLetter RecordDecoder::Overflow(const SourceRecord& record,
+                                       const events::IdempotencyKey& key, uint64_t count,
+                                       absl::Time now) const {
+  v1::DeadLetter dl = Base(record, v1::DEAD_LETTER_REASON_VALUE_OUT_OF_RANGE,
+                           absl::StrCat("the distribution's ", count,
+                                        " values would take its 1-minute window past 2^61 "
+                                        "values; it was not counted"),
+                           now);
+  dl.set_client_id(key.client_id);
+  dl.set_sequence(key.sequence);
+  dl.set_event_index(key.event_index);
+  return dl;
+}
+
 }  // namespace streammetrics::aggregation

@@ -50,6 +50,11 @@ class RecordDecoder {
   v1::DeadLetter Late(const SourceRecord& record, const events::IdempotencyKey& key,
                       absl::Time event_time, absl::Time watermark, absl::Time now) const;
 
+  // A dead letter for a distribution the engine refused (AddOutcome::kOverflow): reason
+  // VALUE_OUT_OF_RANGE, saying its window cannot count that many values.
+  v1::DeadLetter Overflow(const SourceRecord& record, const events::IdempotencyKey& key,
+                          uint64_t count, absl::Time now) const;
+
  private:
   v1::DeadLetter Base(const SourceRecord& record, v1::DeadLetterReason reason, std::string detail,
                       absl::Time now) const;

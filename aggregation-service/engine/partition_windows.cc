@@ -64,6 +64,18 @@ SeriesWindows* PartitionWindows::State::FindOrAddSeries(absl::string_view key,
   return &s;
 }
 
+bool PartitionWindows::State::WouldOverflow(absl::string_view key, int64_t minute,
+                                            uint64_t n) const {
+  if (n > WindowNumbers::kMaxWindowCount) return true;
+  auto it = series.find(key);
+  if (it == series.end()) return false;
+  for (auto m = it->second.minutes.rbegin(); m != it->second.minutes.rend(); ++m) {
+    if (m->minute == minute) return m->numbers.count > WindowNumbers::kMaxWindowCount - n;
+    if (m->minute < minute) break;
+  }
+  return false;
+}
+
 MinuteWindow* PartitionWindows::State::FindOrAddMinute(SeriesWindows* s, int64_t minute,
                                                        bool* added) {
   std::vector<MinuteWindow>& minutes = s->minutes;
@@ -179,6 +191,10 @@ AddOutcome PartitionWindows::Add(absl::string_view series_key, const v1::MetricE
   }
   const int64_t minute = FloorDiv(seconds, kMinuteSeconds);
   if (minute < st.first_open_minute) return AddOutcome::kLate;
+  if (event.has_distribution() &&
+      st.WouldOverflow(series_key, minute, event.distribution().count())) {
+    return AddOutcome::kOverflow;
+  }
   if (!st.KeysFor(minute)->Insert(key.client_id, key.sequence, key.event_index,
                                   /*pending=*/true)) {
     return AddOutcome::kDuplicate;
@@ -187,7 +203,12 @@ AddOutcome PartitionWindows::Add(absl::string_view series_key, const v1::MetricE
   SeriesWindows* s = st.FindOrAddSeries(series_key, nullptr, &event);
   bool added = false;
   MinuteWindow* w = st.FindOrAddMinute(s, minute, &added);
-  w->numbers.Add(event.value());
+  if (event.has_distribution()) {
+    // Cannot fail: WouldOverflow said the count fits, and the event was validated.
+    w->numbers.AddDistribution(event.distribution()).IgnoreError();
+  } else {
+    w->numbers.Add(event.value());
+  }
   w->changed = true;
   if (!s->listed) {
     s->listed = true;

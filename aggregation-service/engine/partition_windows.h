@@ -53,6 +53,9 @@ enum class AddOutcome {
   kDuplicate,
   // Its 1-minute window was already final: not counted. The caller dead-letters it as late.
   kLate,
+  // A distribution that would take its 1-minute window's count past
+  // WindowNumbers::kMaxWindowCount: not counted. The caller dead-letters it.
+  kOverflow,
 };
 
 // Idempotency keys counted in the 1-minute window starting at `window_start` (all series of the

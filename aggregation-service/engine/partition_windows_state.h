@@ -113,6 +113,9 @@ struct PartitionWindows::State {
   partition_internal::SeriesWindows* FindOrAddSeries(absl::string_view key,
                                                      const v1::Series* from_row,
                                                      const v1::MetricEvent* event);
+  // True when adding a distribution of `n` values would take the 1-minute window `minute` of
+  // series `key` past WindowNumbers::kMaxWindowCount. Creates nothing.
+  bool WouldOverflow(absl::string_view key, int64_t minute, uint64_t n) const;
   // The window of `minute` in `s`, created (and counted) if missing; *added tells which.
   partition_internal::MinuteWindow* FindOrAddMinute(partition_internal::SeriesWindows* s,
                                                     int64_t minute, bool* added);

@@ -6,8 +6,24 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/common/status_macros.h"
+#include "lib/sketch/distribution_sketch.h"
 
 namespace streammetrics::aggregation {
+
+absl::Status WindowNumbers::AddDistribution(const v1::Distribution& distribution) {
+  if (distribution.count() > kMaxWindowCount || count > kMaxWindowCount - distribution.count()) {
+    return absl::OutOfRangeError(absl::StrCat("the window holds ", count,
+                                              " values; adding a distribution of ",
+                                              distribution.count(), " would pass ",
+                                              kMaxWindowCount));
+  }
+  RETURN_IF_ERROR(sketch::AddDistribution(distribution, &sketch));
+  count += distribution.count();
+  sum = SaturatedSum(sum, distribution.sum());
+  min = std::min(min, distribution.min());
+  max = std::max(max, distribution.max());
+  return absl::OkStatus();
+}
 
 absl::Status WindowNumbers::Merge(const WindowNumbers& other) {
   // The sketch first: it is the only part that can fail.

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "lib/sketch/ddsketch.h"
 #include "streammetrics/v1/aggregate.pb.h"
+#include "streammetrics/v1/metric_event.pb.h"
 
 namespace streammetrics::aggregation {
 
@@ -40,6 +41,15 @@ struct WindowNumbers {
     if (value > max) max = value;
     sketch.Add(value);
   }
+
+  // Counts a validated distribution (events::CheckDistribution passed): count, sum (saturated),
+  // min and max exactly, its buckets into the sketch (sketch::AddDistribution). Fails with
+  // OutOfRange, leaving these unchanged, when the count would pass kMaxWindowCount.
+  absl::Status AddDistribution(const v1::Distribution& distribution);
+
+  // The most values one 1-minute window counts: five of them still merge into a 5-minute count
+  // below 2^64. Only distributions (a count each) can get near it.
+  static constexpr uint64_t kMaxWindowCount = uint64_t{1} << 61;
 
   // Adds `other`'s numbers to these: sum += other.sum (saturated), so merging parts in window order
   // makes the same additions whoever does it. Fails, leaving these unchanged, when the sketches

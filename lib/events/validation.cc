@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "lib/events/distribution_check.h"
 
 namespace streammetrics::events {
 size_t FindControlCharacter(absl::string_view text) {
@@ -281,7 +282,11 @@ std::optional<EventViolation> ValidateEvent(const v1::MetricEvent& event,
   }
   if (auto v = CheckMetricType(event.metric_type())) return v;
   if (auto v = CheckTimestamp(event, limits, now)) return v;
-  if (auto v = CheckValue(event.value(), event.metric_type())) return v;
+  if (event.has_distribution()) {
+    if (auto v = CheckDistribution(event, limits.max_distribution_buckets)) return v;
+  } else if (auto v = CheckValue(event.value(), event.metric_type())) {
+    return v;
+  }
   if (auto v = CheckText("unit", event.unit(), limits.max_unit_length, /*reject_blank=*/false,
                          /*reject_control=*/true)) {
     return ToEventViolation(std::move(v));

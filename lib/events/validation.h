@@ -49,6 +49,9 @@ struct ValidationLimits {
   size_t max_batch_events = 1000;
   // Longest client_id.
   size_t max_client_id_length = 128;
+  // Most buckets in one event's distribution (both sides of exponential buckets together).
+  // OpenTelemetry SDKs default to 160 per side.
+  size_t max_distribution_buckets = 4096;
 };
 
 // Why an event is refused: the reason code and a sentence a person can act on, naming the field,
@@ -71,7 +74,8 @@ size_t FindControlCharacter(absl::string_view text);
 // this order: identifiers (blank, too long, control characters) event_id, service_id, instance_id,
 // metric_name; metric_type; timestamp (unset or nanos out of [0, 1e9) -> INVALID_TIMESTAMP, then
 // future skew, then age; both compared without overflow even at the int64 extremes of seconds);
-// value (NaN/Inf, then magnitude over kMaxAbsValue, then > 0 unless CUSTOM_GAUGE); unit (length,
+// value (NaN/Inf, then magnitude over kMaxAbsValue, then > 0 unless CUSTOM_GAUGE), or when
+// `distribution` is set, CheckDistribution (distribution_check.h) instead; unit (length,
 // control characters); tags (count, then each key/value's length and control characters);
 // metadata likewise (values may hold control characters); serialized size.
 // "Blank" means empty or only ASCII whitespace; "control characters" are bytes 0x00-0x1F and 0x7F.

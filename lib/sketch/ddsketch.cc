@@ -247,6 +247,26 @@ void DDSketch::Add(double value) {
   ++count_;
 }
 
+absl::Status DDSketch::AddCopies(double value, uint64_t n) {
+  assert(std::isfinite(value) && "DDSketch::AddCopies: callers pass finite values only");
+  if (n > kMaxCount - count_) {
+    return absl::OutOfRangeError(
+        absl::StrCat("adding ", n, " values to a sketch of ", count_, " overflows the count"));
+  }
+  const double magnitude = std::abs(value);
+  if (n == 0 || !(magnitude <= DBL_MAX) || !valid_) return absl::OkStatus();
+  const int64_t bound = static_cast<int64_t>(std::min(max_buckets_, kMaxUsefulBound));
+  if (magnitude < min_indexable_) {
+    zero_count_ += n;
+  } else if (value > 0) {
+    positive_.Add(Index(magnitude), n, bound, &collapsed_);
+  } else {
+    negative_.Add(Index(magnitude), n, bound, &collapsed_);
+  }
+  count_ += n;
+  return absl::OkStatus();
+}
+
 absl::Status DDSketch::Merge(const DDSketch& other) {
   if (!(other.relative_accuracy_ == relative_accuracy_)) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -55,6 +55,11 @@ class DDSketch {
   // if count() is already 2^64 - 1, which only a sketch read by FromProto can reach.
   void Add(double value);
 
+  // Counts `value` `n` times, as n calls of Add(value) would, in one step. Same preconditions and
+  // release-build behaviour as Add; n == 0 changes nothing. Fails, leaving the sketch unchanged,
+  // with OutOfRange when count() + n would exceed 2^64 - 1.
+  absl::Status AddCopies(double value, uint64_t n);
+
   // Adds `other`'s buckets to this sketch's; afterwards this sketch equals (==) the sketch of the
   // union of both inputs, bounded to max_buckets() per store the same way Add bounds it (so,
   // when every part has the same max_buckets, the merge of parts == the sketch of the whole,

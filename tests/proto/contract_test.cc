@@ -38,7 +38,9 @@ TEST(ContractTest, MetricEventHasTheSeedsFields) {
   const auto* d = MetricEvent::descriptor();
   const std::vector<std::string> fields = {
       "event_id",    "timestamp", "service_id", "instance_id", "metric_type",
-      "metric_name", "value",     "unit",       "tags",        "metadata"};
+      "metric_name", "value",     "unit",       "tags",        "metadata",
+      // Added after the seed, for pre-aggregated (OpenTelemetry) histograms.
+      "distribution"};
   ASSERT_EQ(d->field_count(), static_cast<int>(fields.size()));
   for (size_t i = 0; i < fields.size(); ++i) {
     EXPECT_EQ(d->FindFieldByNumber(static_cast<int>(i + 1))->name(), fields[i]);
@@ -106,6 +108,9 @@ TEST(ContractTest, DeadLetterReasonsCoverLateAndUndecodable) {
   EXPECT_EQ(DEAD_LETTER_REASON_MISSING_IDEMPOTENCY_KEY, 14);
   EXPECT_EQ(DEAD_LETTER_REASON_KEY_MISMATCH, 15);
   EXPECT_EQ(DEAD_LETTER_REASON_VALUE_OUT_OF_RANGE, 16);
+  EXPECT_EQ(DEAD_LETTER_REASON_INVALID_DISTRIBUTION, 17);
+  EXPECT_EQ(DEAD_LETTER_REASON_UNSUPPORTED_POINT, 18);
+  EXPECT_EQ(DEAD_LETTER_REASON_MISSING_SERVICE_NAME, 19);
   EXPECT_EQ(DeadLetterReason_Name(DEAD_LETTER_REASON_NON_FINITE_VALUE),
             "DEAD_LETTER_REASON_NON_FINITE_VALUE");
 }
