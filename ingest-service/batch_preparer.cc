@@ -10,6 +10,40 @@
 
 namespace streammetrics::ingest {
 
+kafka::Record EventRecord(const v1::MetricEvent& event, const events::IdempotencyKey& key,
+                          const IngestTopics& topics, absl::string_view caller) {
+  kafka::Record record;
+  record.topic = topics.events;
+  record.key = events::SeriesKey(event);
+  record.value = event.SerializeAsString();
+  record.headers = events::EncodeHeaders(key, events::kContentTypeMetricEvent);
+  record.headers.emplace_back(kCallerHeader, std::string(caller));
+  return record;
+}
+
+kafka::Record DeadLetterRecord(const Refusal& refusal, const events::IdempotencyKey& key,
+                               const IngestTopics& topics, absl::string_view caller,
+                               const google::protobuf::Timestamp& now) {
+  v1::DeadLetter dead;
+  dead.set_reason(refusal.reason);
+  dead.set_detail(refusal.detail);
+  dead.set_source_service(kSourceService);
+  events::SetOriginal(refusal.original, &dead);
+  dead.set_original_type(std::string(refusal.original_type));
+  dead.set_client_id(key.client_id);
+  dead.set_caller(std::string(caller));
+  dead.set_sequence(key.sequence);
+  dead.set_event_index(key.event_index);
+  *dead.mutable_dead_lettered_at() = now;
+  kafka::Record record;
+  record.topic = topics.dead_letter;
+  record.key = refusal.record_key;
+  record.value = dead.SerializeAsString();
+  record.headers = events::EncodeHeaders(key, events::kContentTypeDeadLetter);
+  record.headers.emplace_back(kCallerHeader, std::string(caller));
+  return record;
+}
+
 PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimits& limits,
                            const IngestTopics& topics, absl::string_view caller, absl::Time now) {
   PreparedBatch out;
@@ -19,33 +53,20 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimit
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
   for (int i = 0; i < batch.events_size(); ++i) {
     v1::MetricEvent& event = *batch.mutable_events(i);
-    events::IdempotencyKey key{batch.client_id(), batch.sequence(), static_cast<uint32_t>(i)};
-    kafka::Record record;
+    const events::IdempotencyKey key{batch.client_id(), batch.sequence(),
+                                     static_cast<uint32_t>(i)};
     std::optional<events::EventViolation> violation = events::ValidateEvent(event, limits, now);
     if (!violation) {
-      record.topic = topics.events;
-      record.key = events::SeriesKey(event);
-      record.value = event.SerializeAsString();
-      record.headers = events::EncodeHeaders(key, events::kContentTypeMetricEvent);
+      out.records.push_back(EventRecord(event, key, topics, caller));
     } else {
-      v1::DeadLetter dead;
-      dead.set_reason(violation->reason);
-      dead.set_detail(violation->message);
-      dead.set_source_service(kSourceService);
-      events::SetOriginal(event.SerializeAsString(), &dead);
-      dead.set_client_id(key.client_id);
-      dead.set_caller(std::string(caller));
-      dead.set_sequence(key.sequence);
-      dead.set_event_index(key.event_index);
-      *dead.mutable_dead_lettered_at() = now_proto;
-      record.topic = topics.dead_letter;
+      const std::string original = event.SerializeAsString();
+      Refusal refusal{violation->reason, violation->message, original, "", ""};
       // A series key only when its parts are usable and it is not too long; an empty key spreads
       // such records randomly.
       if (!event.service_id().empty() && !event.metric_name().empty()) {
-        record.key = events::DeadLetterKey(events::SeriesKey(event));
+        refusal.record_key = events::DeadLetterKey(events::SeriesKey(event));
       }
-      record.value = dead.SerializeAsString();
-      record.headers = events::EncodeHeaders(key, events::kContentTypeDeadLetter);
+      out.records.push_back(DeadLetterRecord(refusal, key, topics, caller, now_proto));
 
       v1::Rejection& rejection = out.rejections.emplace_back();
       rejection.set_batch_sequence(key.sequence);
@@ -54,9 +75,7 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimit
       rejection.set_reason(violation->reason);
       rejection.set_message(std::move(violation->message));
     }
-    record.headers.emplace_back(kCallerHeader, std::string(caller));
-    out.bytes += record.ByteSize();
-    out.records.push_back(std::move(record));
+    out.bytes += out.records.back().ByteSize();
   }
   return out;
 }

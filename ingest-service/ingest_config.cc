@@ -55,7 +55,32 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
                 "Events per second one caller may send (0: no limit).");
   loader.Double("caller_burst_events", &c.caller_burst_events,
                 "Events a caller may send at once after a quiet spell (0: a second's worth).");
+  loader.String("otlp_address", &c.otlp_address,
+                "gRPC address of the OTLP metrics door (\"\" serves none).");
+  int64_t otlp_points = static_cast<int64_t>(c.otlp_max_points_per_export);
+  loader.Int("otlp_max_points_per_export", &otlp_points, "Most data points in one OTLP export.");
+  int64_t otlp_exports = static_cast<int64_t>(c.otlp_max_exports);
+  loader.Int("otlp_max_exports", &otlp_exports, "OTLP exports in flight at once (0: no limit).");
+  int64_t otlp_exports_per_caller = static_cast<int64_t>(c.otlp_max_exports_per_caller);
+  loader.Int("otlp_max_exports_per_caller", &otlp_exports_per_caller,
+             "OTLP exports one caller may have in flight (0: no limit).");
+  int64_t otlp_series = static_cast<int64_t>(c.otlp_cumulative_series);
+  loader.Int("otlp_cumulative_series", &otlp_series,
+             "Cumulative OTLP sum series remembered to compute increases.");
   RETURN_IF_ERROR(loader.Load(argc, argv));
+
+  if (otlp_points < 1 || otlp_exports < 0 || otlp_exports_per_caller < 0 || otlp_series < 1) {
+    return absl::InvalidArgumentError(
+        "otlp_max_points_per_export and otlp_cumulative_series must be >= 1, otlp_max_exports "
+        "and otlp_max_exports_per_caller >= 0");
+  }
+  c.otlp_max_points_per_export = static_cast<size_t>(otlp_points);
+  c.otlp_max_exports = static_cast<size_t>(otlp_exports);
+  c.otlp_max_exports_per_caller = static_cast<size_t>(otlp_exports_per_caller);
+  c.otlp_cumulative_series = static_cast<size_t>(otlp_series);
+  if (!c.otlp_address.empty()) {
+    RETURN_IF_ERROR(security::CheckServerSecurity(c.otlp_address, c.security));
+  }
 
   if (max_streams < 0 || max_streams_per_caller < 0 || c.caller_events_per_second < 0 ||
       c.caller_burst_events < 0) {

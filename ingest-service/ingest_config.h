@@ -57,6 +57,19 @@ struct IngestConfig {
   // reading their next batch.
   double caller_events_per_second = 0;
   double caller_burst_events = 0;  // 0: one second's worth
+  // gRPC address of the OTLP door (opentelemetry.proto.collector.metrics.v1.MetricsService), with
+  // the same TLS, tokens and connection limits as listen_address; "" serves no OTLP.
+  std::string otlp_address = "127.0.0.1:4317";
+  // Most data points in one OTLP export; more is refused with INVALID_ARGUMENT.
+  size_t otlp_max_points_per_export = 10000;
+  // OTLP exports in flight (received, not yet answered) over all callers and per caller; one
+  // more is answered UNAVAILABLE (exporters retry it). With max_message_bytes they bound the
+  // memory exports hold.
+  size_t otlp_max_exports = 256;
+  size_t otlp_max_exports_per_caller = 64;
+  // Cumulative sum series whose last point is remembered to compute increases; past it the least
+  // recently seen is forgotten (about 150 bytes each).
+  size_t otlp_cumulative_series = 200000;
   // On SIGTERM: how long open streams may take to finish before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(30);
   // On SIGTERM, after the streams: how long Kafka may take to confirm what is in flight.

@@ -10,6 +10,9 @@
 #include "ingest-service/byte_budget.h"
 #include "ingest-service/ingest_metrics.h"
 #include "ingest-service/ingest_service.h"
+#include "ingest-service/otlp/cumulative_tracker.h"
+#include "ingest-service/otlp/otlp_metrics.h"
+#include "ingest-service/otlp/otlp_service.h"
 #include "lib/common/clock.h"
 #include "lib/common/grpc_server.h"
 #include "lib/common/log.h"
@@ -22,6 +25,7 @@
 namespace streammetrics::ingest {
 
 inline constexpr char kServiceName[] = "streammetrics.v1.IngestService";
+inline constexpr char kOtlpServiceName[] = "opentelemetry.proto.collector.metrics.v1.MetricsService";
 
 // Members in start order: destruction runs in reverse, so a part is destroyed before what it
 // uses. Stop() does the orderly part before that.
@@ -38,6 +42,13 @@ struct IngestProcess::Parts {
   std::unique_ptr<security::CallerRateLimiter> rate;
   std::unique_ptr<IngestServiceImpl> service;
   std::unique_ptr<GrpcServer> server;
+  // The OTLP door: null when otlp_address is "".
+  std::unique_ptr<otlp::OtlpMetrics> otlp_metrics;
+  std::unique_ptr<otlp::CumulativeTracker> otlp_tracker;
+  std::unique_ptr<security::CallerSlots> otlp_exports;
+  std::unique_ptr<otlp::OtlpMetricsService> otlp_service;
+  std::unique_ptr<GrpcServer> otlp_server;
+  std::atomic<GrpcServer*> otlp_health{nullptr};
 };
 
 absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig config) {
@@ -56,6 +67,7 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
   hooks.on_health = [parts = p.get()](bool serving, const std::string& reason) {
     parts->metrics.SetServing(serving);
     if (GrpcServer* server = parts->health.load()) server->SetServing(serving);
+    if (GrpcServer* server = parts->otlp_health.load()) server->SetServing(serving);
     SM_LOG(Warn, "health_changed").Kv("serving", serving).Kv("reason", reason);
   };
   kafka::KafkaSinkConfig sink_config = c.kafka;
@@ -104,9 +116,37 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
   p->server = *std::move(server);
   p->health.store(p->server.get());
 
+  if (!c.otlp_address.empty()) {
+    p->otlp_metrics = std::make_unique<otlp::OtlpMetrics>(*p->metrics.registry());
+    p->otlp_tracker = std::make_unique<otlp::CumulativeTracker>(c.otlp_cumulative_series);
+    p->otlp_exports = std::make_unique<security::CallerSlots>(
+        "OTLP exports in flight", c.otlp_max_exports, c.otlp_max_exports_per_caller);
+    otlp::OtlpDeps otlp_deps;
+    otlp_deps.ingest = deps;
+    otlp_deps.tracker = p->otlp_tracker.get();
+    otlp_deps.exports = p->otlp_exports.get();
+    otlp_deps.metrics = p->otlp_metrics.get();
+    otlp_deps.max_points_per_export = c.otlp_max_points_per_export;
+    p->otlp_service = std::make_unique<otlp::OtlpMetricsService>(otlp_deps);
+    GrpcServerOptions otlp_options = server_options;
+    otlp_options.address = c.otlp_address;
+    otlp_options.health_services = {kOtlpServiceName};
+    absl::StatusOr<std::unique_ptr<GrpcServer>> otlp_server =
+        GrpcServer::Start(otlp_options, {p->otlp_service.get()});
+    if (!otlp_server.ok()) {
+      p->health.store(nullptr);
+      p->server->Shutdown(absl::ZeroDuration());
+      return absl::Status(otlp_server.status().code(),
+                          absl::StrCat("OTLP door: ", otlp_server.status().message()));
+    }
+    p->otlp_server = *std::move(otlp_server);
+    p->otlp_health.store(p->otlp_server.get());
+  }
+
   SM_LOG(Info, "ingest_serving")
       .Kv("grpc", c.listen_address)
       .Kv("port", p->server->port())
+      .Kv("otlp", c.otlp_address.empty() ? "off" : c.otlp_address)
       .Kv("metrics", c.metrics_address)
       .Kv("kafka", c.kafka.bootstrap_servers)
       .Kv("events_topic", c.topics.events)
@@ -122,9 +162,17 @@ IngestProcess::~IngestProcess() { (void)Stop(); }
 
 int IngestProcess::port() const { return parts_->server->port(); }
 
+int IngestProcess::otlp_port() const {
+  return parts_->otlp_server == nullptr ? 0 : parts_->otlp_server->port();
+}
+
 void IngestProcess::Supervise() {
   parts_->metrics.SetQueueDepth(parts_->sink->QueueDepth());
   parts_->metrics.SetBytesInFlight(parts_->budget->used());
+  if (parts_->otlp_tracker != nullptr) {
+    parts_->otlp_metrics->SampleTracker(parts_->otlp_tracker->size(),
+                                        parts_->otlp_tracker->evictions());
+  }
 }
 
 absl::Status IngestProcess::Stop() {
@@ -135,6 +183,10 @@ absl::Status IngestProcess::Stop() {
   // then are cancelled. Their accepted events are still flushed below.
   // The sink's health hook must not set SERVING again once shutdown began.
   p.health.store(nullptr);
+  p.otlp_health.store(nullptr);
+  // The OTLP door first: its exports are short, and shutting it down while the streams drain
+  // would add the grace period twice.
+  if (p.otlp_server != nullptr) p.otlp_server->Shutdown(p.config.shutdown_grace);
   p.server->Shutdown(p.config.shutdown_grace);
   stop_status_ = p.sink->Close(p.config.flush_timeout);
   if (stop_status_.ok()) {

@@ -1,6 +1,7 @@
 // IngestProcess: the ingest service as one object, so its start and shutdown order is written (and
 // tested) in one place instead of in main. It owns the metrics endpoint, the Kafka sink, the byte
-// budget, the IngestService and its gRPC server.
+// budget, the IngestService and its gRPC server, and the OTLP door (otlp/otlp_service.h) on a
+// server of its own.
 //
 // Start order: metrics endpoint, Kafka sink (checks the topics), gRPC server. The sink's health
 // (a producer rebuilt after a fatal error) drives the server's health status.
@@ -40,6 +41,8 @@ class IngestProcess {
 
   // The bound IngestService port (the chosen one when the address asked for port 0).
   int port() const;
+  // The bound OTLP port, or 0 when the OTLP door is off.
+  int otlp_port() const;
 
  private:
   struct Parts;

@@ -1,0 +1,101 @@
+// Content identities (contract in content_id.h).
+#include "ingest-service/otlp/content_id.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/string_view.h"
+#include "ingest-service/otlp/otlp_attributes.h"
+
+namespace streammetrics::ingest::otlp {
+namespace {
+
+void AppendField(absl::string_view bytes, std::string* out) {
+  const uint64_t n = bytes.size();
+  char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>(n >> (8 * i));
+  out->append(len, sizeof(len));
+  out->append(bytes.data(), bytes.size());
+}
+
+ContentId Digest(absl::string_view bytes) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
+  ContentId id;
+  for (int i = 0; i < 8; ++i) {
+    id.hi = (id.hi << 8) | md[i];
+    id.lo = (id.lo << 8) | md[8 + i];
+  }
+  return id;
+}
+
+// Sorted (key, text) pairs, the last of a repeated key winning.
+template <typename Pairs>
+void AppendSorted(Pairs pairs, std::string* out) {
+  std::stable_sort(pairs.begin(), pairs.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Of equal keys the stable sort keeps input order: the last one is the one that counts.
+  size_t kept = 0;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (i + 1 < pairs.size() && pairs[i + 1].first == pairs[i].first) continue;
+    if (kept != i) pairs[kept] = std::move(pairs[i]);
+    ++kept;
+  }
+  AppendField(std::to_string(kept), out);
+  for (size_t i = 0; i < kept; ++i) {
+    AppendField(pairs[i].first, out);
+    AppendField(pairs[i].second, out);
+  }
+}
+
+}  // namespace
+
+std::string ContentId::Hex() const {
+  char raw[16];
+  for (int i = 0; i < 8; ++i) {
+    raw[i] = static_cast<char>(hi >> (56 - 8 * i));
+    raw[8 + i] = static_cast<char>(lo >> (56 - 8 * i));
+  }
+  return absl::BytesToHexString(absl::string_view(raw, sizeof(raw)));
+}
+
+std::string ScopePrefix(const opentelemetry::proto::resource::v1::Resource& resource,
+                        const opentelemetry::proto::common::v1::InstrumentationScope& scope) {
+  std::vector<std::pair<std::string, std::string>> attributes;
+  attributes.reserve(static_cast<size_t>(resource.attributes_size()));
+  for (const auto& kv : resource.attributes()) {
+    attributes.emplace_back(kv.key(), AttributeText(kv.value()));
+  }
+  std::string out;
+  AppendSorted(std::move(attributes), &out);
+  AppendField(scope.name(), &out);
+  AppendField(scope.version(), &out);
+  return out;
+}
+
+ContentId SeriesId(absl::string_view scope_prefix, absl::string_view metric_name, char kind,
+                   const google::protobuf::Map<std::string, std::string>& tags) {
+  std::string bytes(scope_prefix);
+  AppendField(metric_name, &bytes);
+  bytes.push_back(kind);
+  std::vector<std::pair<absl::string_view, absl::string_view>> sorted(tags.begin(), tags.end());
+  AppendSorted(std::move(sorted), &bytes);
+  return Digest(bytes);
+}
+
+ContentId WithStart(const ContentId& series, uint64_t start_unix_nano) {
+  char bytes[24];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<char>(series.hi >> (8 * i));
+    bytes[8 + i] = static_cast<char>(series.lo >> (8 * i));
+    bytes[16 + i] = static_cast<char>(start_unix_nano >> (8 * i));
+  }
+  return Digest(absl::string_view(bytes, sizeof(bytes)));
+}
+
+}  // namespace streammetrics::ingest::otlp
