@@ -62,7 +62,7 @@ trap cleanup EXIT
 start_scratch() {  # label kafka_properties
   require_free_port latency "$scratch_port"
   "$ingest_bin" --ingest_address="$H:$scratch_port" --ingest_metrics_address="$H:$scratch_metrics_port" \
-    --events_topic="$scratch" --kafka_properties="$2" >"$out/ingest-$1.log" 2>&1 &
+    --otlp_address= --events_topic="$scratch" --kafka_properties="$2" >"$out/ingest-$1.log" 2>&1 &
   scratch_pid=$!
   wait_until "the scratch ingest service" "$out/ingest-$1.log" 60 \
     grep -q "event=ingest_serving" "$out/ingest-$1.log"

@@ -63,7 +63,7 @@ scratch_metrics_port="${STREAMMETRICS_BENCH_INGEST_METRICS_PORT:-9474}"
 require_free_port bench "$scratch_port"
 require_free_port bench "$scratch_metrics_port"
 "$build/ingest-service/streammetrics-ingest" --ingest_address="$H:$scratch_port" \
-  --ingest_metrics_address="$H:$scratch_metrics_port" --events_topic="$scratch" \
+  --ingest_metrics_address="$H:$scratch_metrics_port" --otlp_address= --events_topic="$scratch" \
   >"$out/scratch-ingest.log" 2>&1 &
 scratch_pid=$!
 cleanup() {  # idempotent: each process and the topic are let go of once

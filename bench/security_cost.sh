@@ -50,7 +50,7 @@ plain_port=50071 secure_port=50072
 start() {  # port metrics-port [flags...]; sets started_pid
   local port="$1" mport="$2"
   shift 2
-  "$ingest" --ingest_address="127.0.0.1:$port" --ingest_metrics_address="127.0.0.1:$mport" "$@" \
+  "$ingest" --ingest_address="127.0.0.1:$port" --ingest_metrics_address="127.0.0.1:$mport" --otlp_address= "$@" \
     >>"$work/ingest-$port.log" 2>&1 &
   started_pid=$!
   pids+=("$started_pid")

@@ -62,10 +62,13 @@ COPY --from=build /out/bin/streammetrics-ingest /usr/local/bin/
 # Listens on every interface inside the container: with TLS and a tokens file
 # (STREAMMETRICS_TLS_CERT_FILE, STREAMMETRICS_TLS_KEY_FILE, STREAMMETRICS_AUTH_TOKENS_FILE), or
 # STREAMMETRICS_ALLOW_INSECURE=true on a private network; the service refuses to start otherwise.
+# 50051 is the native IngestService, 4317 the OTLP/gRPC metrics door (same TLS and tokens;
+# STREAMMETRICS_OTLP_ADDRESS="" turns it off).
 ENV STREAMMETRICS_INGEST_ADDRESS=0.0.0.0:50051 \
+    STREAMMETRICS_OTLP_ADDRESS=0.0.0.0:4317 \
     STREAMMETRICS_INGEST_METRICS_ADDRESS=0.0.0.0:9464
-EXPOSE 50051 9464
-# The health service answers on the gRPC port (docker/healthcheck.sh).
+EXPOSE 50051 4317 9464
+# The health service answers on the gRPC port (docker/healthcheck.sh); the native one is checked.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["/usr/local/bin/streammetrics-healthcheck", "50051"]
 STOPSIGNAL SIGTERM

@@ -195,18 +195,20 @@ start_ingest() {
   SM_COMPONENT=ingest-service
   : "${STREAMMETRICS_INGEST_ADDRESS:=$H:50051}"
   : "${STREAMMETRICS_INGEST_METRICS_ADDRESS:=127.0.0.1:9464}"
-  export STREAMMETRICS_INGEST_ADDRESS STREAMMETRICS_INGEST_METRICS_ADDRESS
+  : "${STREAMMETRICS_OTLP_ADDRESS:=$H:4317}"
+  export STREAMMETRICS_INGEST_ADDRESS STREAMMETRICS_INGEST_METRICS_ADDRESS STREAMMETRICS_OTLP_ADDRESS
   local log="$STATE/ingest-service.log"
   if pid=$(running_pid ingest-service); then
     sm_log "restarting (pid $pid) to run the fresh build"
     stop_process ingest-service TERM 60
   fi
   require_free_port ingest-service "${STREAMMETRICS_INGEST_ADDRESS##*:}"
+  require_free_port ingest-service "${STREAMMETRICS_OTLP_ADDRESS##*:}"
   setsid nohup "$INGEST_BIN" >>"$log" 2>&1 </dev/null &
   record_pid ingest-service $!
   wait_until "ingest service" "$log" "$STREAMMETRICS_READY_TIMEOUT" \
     grpc_healthy "$STREAMMETRICS_INGEST_ADDRESS" streammetrics.v1.IngestService
-  sm_log "ready on $STREAMMETRICS_INGEST_ADDRESS (metrics http://$STREAMMETRICS_INGEST_METRICS_ADDRESS/metrics)"
+  sm_log "ready on $STREAMMETRICS_INGEST_ADDRESS, OTLP on $STREAMMETRICS_OTLP_ADDRESS (metrics http://$STREAMMETRICS_INGEST_METRICS_ADDRESS/metrics)"
 }
 
 start_aggregation() {

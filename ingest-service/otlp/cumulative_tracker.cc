@@ -5,7 +5,8 @@
 
 namespace streammetrics::ingest::otlp {
 
-CumulativeTracker::CumulativeTracker(size_t max_series) : max_series_(std::max<size_t>(1, max_series)) {}
+CumulativeTracker::CumulativeTracker(size_t max_series)
+    : max_series_(std::max<size_t>(1, max_series)) {}
 
 CumulativeTracker::Result CumulativeTracker::Observe(const ContentId& series, const Point& point) {
   absl::MutexLock lock(&mu_);

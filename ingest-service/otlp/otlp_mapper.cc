@@ -36,8 +36,8 @@ class Mapper {
   void Map(const ExportRequest& request) {
     for (const pm::ResourceMetrics& rm : request.resource_metrics()) {
       MetricContext m;
-      const std::optional<std::string> service = FindAttribute(rm.resource().attributes(),
-                                                               "service.name");
+      const std::optional<std::string> service =
+          FindAttribute(rm.resource().attributes(), "service.name");
       m.service_id = service.value_or("");
       has_service_ = service.has_value();
       m.instance_id = FindAttribute(rm.resource().attributes(), "service.instance.id")
@@ -249,8 +249,7 @@ class Mapper {
 
   v1::Distribution* EmitDistribution(const MetricContext& m, uint64_t time, uint64_t count,
                                      double sum, double min, double max) {
-    v1::Distribution* d =
-        Emit(m, time, v1::METRIC_TYPE_CUSTOM_HISTOGRAM).mutable_distribution();
+    v1::Distribution* d = Emit(m, time, v1::METRIC_TYPE_CUSTOM_HISTOGRAM).mutable_distribution();
     d->set_count(count);
     d->set_sum(sum);
     d->set_min(min);

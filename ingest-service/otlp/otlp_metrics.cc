@@ -1,18 +1,15 @@
 // OtlpMetrics (contract in otlp_metrics.h).
 #include "ingest-service/otlp/otlp_metrics.h"
 
-
-
 namespace streammetrics::ingest::otlp {
 namespace {
 
 // grpc::StatusCode names as labels ("ok", "invalid_argument", ...).
 const char* const kCodeNames[17] = {
-    "ok",          "cancelled",        "unknown",           "invalid_argument",
-    "deadline_exceeded", "not_found",  "already_exists",    "permission_denied",
-    "resource_exhausted", "failed_precondition", "aborted", "out_of_range",
-    "unimplemented", "internal",        "unavailable",       "data_loss",
-    "unauthenticated"};
+    "ok",        "cancelled",      "unknown",           "invalid_argument",   "deadline_exceeded",
+    "not_found", "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
+    "aborted",   "out_of_range",   "unimplemented",     "internal",           "unavailable",
+    "data_loss", "unauthenticated"};
 
 }  // namespace
 
@@ -29,9 +26,10 @@ OtlpMetrics::OtlpMetrics(prometheus::Registry& r) {
   }
   points_ = &BuildCounter()
                  .Name("streammetrics_ingest_otlp_points_total")
-                 .Help("OTLP data points read, by outcome: event (sent on as an event), rejected "
-                       "(dead-lettered, in partial_success), or why nothing was counted "
-                       "(baseline, reset, stale, zero_delta, no_value, empty).")
+                 .Help(
+                     "OTLP data points read, by outcome: event (sent on as an event), rejected "
+                     "(dead-lettered, in partial_success), or why nothing was counted "
+                     "(baseline, reset, stale, zero_delta, no_value, empty).")
                  .Register(r);
   points_event_ = &points_->Add({{"outcome", "event"}});
   points_rejected_ = &points_->Add({{"outcome", "rejected"}});
@@ -53,8 +51,9 @@ OtlpMetrics::OtlpMetrics(prometheus::Registry& r) {
   tracker_evictions_ =
       &BuildCounter()
            .Name("streammetrics_ingest_otlp_cumulative_evictions_total")
-           .Help("Cumulative series forgotten to stay within --otlp_cumulative_series; each "
-                 "one's next point is a baseline again.")
+           .Help(
+               "Cumulative series forgotten to stay within --otlp_cumulative_series; each "
+               "one's next point is a baseline again.")
            .Register(r)
            .Add({});
 }
@@ -69,7 +68,8 @@ void OtlpMetrics::Points(const MappedExport& mapped, size_t events, size_t rejec
   points_event_->Increment(static_cast<double>(events));
   points_rejected_->Increment(static_cast<double>(rejected));
   for (size_t i = 0; i < points_skipped_.size(); ++i) {
-    if (mapped.skipped[i] != 0) points_skipped_[i]->Increment(static_cast<double>(mapped.skipped[i]));
+    if (mapped.skipped[i] != 0)
+      points_skipped_[i]->Increment(static_cast<double>(mapped.skipped[i]));
   }
 }
 

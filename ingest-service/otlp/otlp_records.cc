@@ -13,8 +13,7 @@
 namespace streammetrics::ingest::otlp {
 
 PreparedExport PrepareExport(MappedExport& mapped, const events::ValidationLimits& limits,
-                             const IngestTopics& topics, absl::string_view caller,
-                             absl::Time now) {
+                             const IngestTopics& topics, absl::string_view caller, absl::Time now) {
   PreparedExport out;
   out.records.reserve(mapped.events.size() + mapped.rejections.size());
   const google::protobuf::Timestamp now_proto =

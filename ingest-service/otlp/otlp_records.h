@@ -28,8 +28,7 @@ struct PreparedExport {
 
 // Moves the events out of `mapped`.
 PreparedExport PrepareExport(MappedExport& mapped, const events::ValidationLimits& limits,
-                             const IngestTopics& topics, absl::string_view caller,
-                             absl::Time now);
+                             const IngestTopics& topics, absl::string_view caller, absl::Time now);
 
 }  // namespace streammetrics::ingest::otlp
 

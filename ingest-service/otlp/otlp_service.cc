@@ -36,7 +36,7 @@ absl::Status Unavailable(grpc::CallbackServerContext* context, absl::Duration re
 }
 
 absl::Status ParseExport(const grpc::ByteBuffer& bytes, ExportRequest* request) {
-  ProtobufLogCapture capture;  // protobuf names a field with invalid UTF-8 only in its log
+  ProtobufLogCapture capture;    // protobuf names a field with invalid UTF-8 only in its log
   grpc::ByteBuffer copy(bytes);  // the reader consumes; slices are shared, not copied
   grpc::ProtoBufferReader reader(&copy);
   if (reader.status().ok() && request->ParseFromZeroCopyStream(&reader)) {
@@ -44,8 +44,8 @@ absl::Status ParseExport(const grpc::ByteBuffer& bytes, ExportRequest* request) 
   }
   std::string why(absl::StripAsciiWhitespace(capture.message()));
   if (why.empty()) why = "truncated, a wrong wire type, or not protobuf";
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the ExportMetricsServiceRequest does not parse: ", why, "; fix the exporter"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the ExportMetricsServiceRequest does not parse: ", why, "; fix the exporter"));
 }
 
 // One export from admission to answer. Owned by shared_ptrs: the call's own until it hands the
@@ -53,8 +53,8 @@ absl::Status ParseExport(const grpc::ByteBuffer& bytes, ExportRequest* request) 
 // export slot is released when it is destroyed, after the answer.
 class ExportCall : public std::enable_shared_from_this<ExportCall> {
  public:
-  ExportCall(const OtlpDeps& deps, grpc::CallbackServerContext* context,
-             grpc::ByteBuffer* response, std::string caller, security::CallerSlots::Slot slot)
+  ExportCall(const OtlpDeps& deps, grpc::CallbackServerContext* context, grpc::ByteBuffer* response,
+             std::string caller, security::CallerSlots::Slot slot)
       : deps_(deps),
         context_(context),
         reactor_(context->DefaultReactor()),
@@ -117,10 +117,9 @@ class ExportCall : public std::enable_shared_from_this<ExportCall> {
     }
     deps_.ingest.budget->Acquire(prepared_.bytes);
     sent_at_ = deps_.ingest.clock->Now();
-    deps_.ingest.sink->SendBatch(std::move(prepared_.records),
-                                 [self](std::vector<absl::Status> results) {
-                                   self->OnDelivered(results);
-                                 });
+    deps_.ingest.sink->SendBatch(
+        std::move(prepared_.records),
+        [self](std::vector<absl::Status> results) { self->OnDelivered(results); });
   }
 
   // Runs on the sink's delivery thread.
@@ -136,8 +135,9 @@ class ExportCall : public std::enable_shared_from_this<ExportCall> {
                        " records of this export (first: ", r.first_failure.message(), ")");
       if (r.failed_permanently > 0) {
         return Answer(absl::InvalidArgumentError(
-                          absl::StrCat(what, "; Kafka refuses them for good, so a retry fails "
-                                             "the same way")),
+                          absl::StrCat(what,
+                                       "; Kafka refuses them for good, so a retry fails "
+                                       "the same way")),
                       nullptr);
       }
       return Answer(absl::UnavailableError(absl::StrCat(
@@ -218,8 +218,8 @@ grpc::ServerUnaryReactor* OtlpMetricsService::Export(grpc::CallbackServerContext
     deps_.metrics->ExportAnswered(grpc::StatusCode::UNAVAILABLE, absl::ZeroDuration());
     return refuse(Unavailable(context, kExportLimitRetry, s.message()));
   }
-  auto call = std::make_shared<ExportCall>(deps_, context, response, *std::move(caller),
-                                           std::move(slot));
+  auto call =
+      std::make_shared<ExportCall>(deps_, context, response, *std::move(caller), std::move(slot));
   grpc::ServerUnaryReactor* reactor = call->reactor();
   call->Run(*request);
   return reactor;

@@ -25,8 +25,9 @@
 
 namespace streammetrics::ingest::otlp {
 
-using MetricsServiceBase = opentelemetry::proto::collector::metrics::v1::MetricsService::
-    WithRawCallbackMethod_Export<opentelemetry::proto::collector::metrics::v1::MetricsService::Service>;
+using MetricsServiceBase =
+    opentelemetry::proto::collector::metrics::v1::MetricsService::WithRawCallbackMethod_Export<
+        opentelemetry::proto::collector::metrics::v1::MetricsService::Service>;
 
 // What the door needs; everything pointed to must outlive the server. `ingest` supplies the sink,
 // budget, clock, metrics, limits, topics, guard and rate limiter (all non-null) of the native door.

@@ -20,9 +20,9 @@ EventViolation Invalid(std::string message) {
 
 std::optional<EventViolation> CheckNumber(absl::string_view field, double x) {
   if (!std::isfinite(x)) {
-    return EventViolation{v1::DEAD_LETTER_REASON_NON_FINITE_VALUE,
-                          absl::StrCat("distribution.", field, " is ", x,
-                                       "; it must be a finite number")};
+    return EventViolation{
+        v1::DEAD_LETTER_REASON_NON_FINITE_VALUE,
+        absl::StrCat("distribution.", field, " is ", x, "; it must be a finite number")};
   }
   if (std::abs(x) > kMaxAbsValue) {
     return EventViolation{v1::DEAD_LETTER_REASON_VALUE_OUT_OF_RANGE,
@@ -50,8 +50,9 @@ bool IndexesFit(int32_t offset, int size) {
 std::optional<EventViolation> CheckExponential(const v1::ExponentialBuckets& b, size_t max_buckets,
                                                uint64_t* total) {
   if (b.scale() < kMinExponentialScale || b.scale() > kMaxExponentialScale) {
-    return Invalid(absl::StrCat("distribution.exponential.scale is ", b.scale(), "; it must be in [",
-                                kMinExponentialScale, ", ", kMaxExponentialScale, "]"));
+    return Invalid(absl::StrCat("distribution.exponential.scale is ", b.scale(),
+                                "; it must be in [", kMinExponentialScale, ", ",
+                                kMaxExponentialScale, "]"));
   }
   if (!std::isfinite(b.zero_threshold()) || b.zero_threshold() < 0) {
     return Invalid(absl::StrCat("distribution.exponential.zero_threshold is ", b.zero_threshold(),
@@ -60,8 +61,8 @@ std::optional<EventViolation> CheckExponential(const v1::ExponentialBuckets& b, 
   const size_t buckets =
       static_cast<size_t>(b.positive_counts_size()) + static_cast<size_t>(b.negative_counts_size());
   if (buckets > max_buckets) {
-    return Invalid(absl::StrCat("distribution.exponential has ", buckets,
-                                " buckets; the limit is ", max_buckets));
+    return Invalid(absl::StrCat("distribution.exponential has ", buckets, " buckets; the limit is ",
+                                max_buckets));
   }
   if (!IndexesFit(b.positive_offset(), b.positive_counts_size()) ||
       !IndexesFit(b.negative_offset(), b.negative_counts_size())) {
@@ -108,13 +109,14 @@ std::optional<EventViolation> CheckExplicit(const v1::ExplicitBuckets& b, size_t
 std::optional<EventViolation> CheckDistribution(const v1::MetricEvent& event, size_t max_buckets) {
   const v1::Distribution& d = event.distribution();
   if (event.metric_type() != v1::METRIC_TYPE_CUSTOM_HISTOGRAM) {
-    return Invalid(absl::StrCat("an event with a distribution must have metric_type "
-                                "METRIC_TYPE_CUSTOM_HISTOGRAM, not ",
-                                v1::MetricType_Name(event.metric_type())));
+    return Invalid(
+        absl::StrCat("an event with a distribution must have metric_type "
+                     "METRIC_TYPE_CUSTOM_HISTOGRAM, not ",
+                     v1::MetricType_Name(event.metric_type())));
   }
   if (event.value() != 0) {
-    return Invalid(absl::StrCat("value is ", event.value(),
-                                " beside a distribution; set one or the other"));
+    return Invalid(
+        absl::StrCat("value is ", event.value(), " beside a distribution; set one or the other"));
   }
   if (d.count() == 0) return Invalid("distribution.count is 0; it must be at least 1");
   if (auto v = CheckNumber("sum", d.sum())) return v;

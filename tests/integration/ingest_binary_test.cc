@@ -44,6 +44,7 @@ TEST(IngestBinaryTest, SigtermFinishesTheOpenStreamFlushesAndExitsZero) {
       STREAMMETRICS_INGEST_BIN,
       "--ingest_address=" + address,
       absl::StrCat("--ingest_metrics_address=127.0.0.1:", FreePort()),
+      absl::StrCat("--otlp_address=127.0.0.1:", FreePort()),
       "--kafka_bootstrap=" + ::streammetrics::testing::KafkaBootstrap(),
       "--events_topic=" + events.name(),
       "--dead_letter_topic=" + dead.name()};

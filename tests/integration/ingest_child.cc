@@ -20,13 +20,15 @@ IngestChild::IngestChild(const std::string& events_topic, const std::string& dea
     : client_(std::move(client)),
       port_(FreePort()),
       address_(absl::StrCat("127.0.0.1:", port_)),
-      metrics_address_(absl::StrCat("127.0.0.1:", FreePort())) {
+      metrics_address_(absl::StrCat("127.0.0.1:", FreePort())),
+      otlp_address_(absl::StrCat("127.0.0.1:", FreePort())) {
   // STREAMMETRICS_TEST_INGEST_BIN runs another build of the binary (e.g. the release one, to
   // measure memory without the sanitizers' overhead).
   const char* bin = std::getenv("STREAMMETRICS_TEST_INGEST_BIN");
   args_ = {bin != nullptr && *bin != '\0' ? bin : STREAMMETRICS_INGEST_BIN,
            "--ingest_address=" + address_,
            "--ingest_metrics_address=" + metrics_address_,
+           "--otlp_address=" + otlp_address_,
            "--kafka_bootstrap=" + KafkaBootstrap(),
            "--events_topic=" + events_topic,
            "--dead_letter_topic=" + dead_letter_topic};

@@ -34,6 +34,8 @@ class IngestChild {
   const std::string& address() const { return address_; }
   int port() const { return port_; }
   const std::string& metrics_address() const { return metrics_address_; }
+  // The OTLP door, on a port of its own.
+  const std::string& otlp_address() const { return otlp_address_; }
   pid_t pid() const { return pid_; }
 
  private:
@@ -42,6 +44,7 @@ class IngestChild {
   int port_;
   std::string address_;
   std::string metrics_address_;
+  std::string otlp_address_;
   pid_t pid_ = -1;
 };
 

@@ -15,7 +15,7 @@ TEST(CumulativeTrackerTest, ForgetsTheLeastRecentlySeenSeries) {
   const ContentId a{0, 1}, b{0, 2}, c{0, 3};
   EXPECT_EQ(t.Observe(a, {1, 10, 5}).outcome, Outcome::kBaseline);
   EXPECT_EQ(t.Observe(b, {1, 10, 5}).outcome, Outcome::kBaseline);
-  EXPECT_EQ(t.Observe(a, {1, 11, 6}).outcome, Outcome::kDelta);  // a is now the most recent
+  EXPECT_EQ(t.Observe(a, {1, 11, 6}).outcome, Outcome::kDelta);     // a is now the most recent
   EXPECT_EQ(t.Observe(c, {1, 10, 5}).outcome, Outcome::kBaseline);  // b goes
   EXPECT_EQ(t.size(), 2u);
   EXPECT_EQ(t.evictions(), 1u);

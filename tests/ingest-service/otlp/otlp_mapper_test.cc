@@ -16,13 +16,13 @@ namespace streammetrics::ingest::otlp {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using testing::kNowNanos;
 using testing::kSecond;
+using testing::RequestBuilder;
+using ::testing::StartsWith;
 using testing::pm::AGGREGATION_TEMPORALITY_CUMULATIVE;
 using testing::pm::AGGREGATION_TEMPORALITY_DELTA;
 using testing::pm::AGGREGATION_TEMPORALITY_UNSPECIFIED;
-using testing::RequestBuilder;
 
 constexpr uint64_t kT = kNowNanos - 10 * kSecond;
 
@@ -174,10 +174,10 @@ TEST_F(OtlpMapperTest, ExponentialHistogramsBecomeDistributions) {
 
 TEST_F(OtlpMapperTest, ExplicitHistogramsBecomeDistributions) {
   RequestBuilder b;
-  b.Histogram("size", AGGREGATION_TEMPORALITY_DELTA, kT - kSecond, kT, {10, 100}, {1, 3, 2}, 700,
-              2, 400);
-  auto* bucketless = b.Histogram("size", AGGREGATION_TEMPORALITY_DELTA, kT, kT + kSecond, {}, {},
-                                 50, 5, 30);
+  b.Histogram("size", AGGREGATION_TEMPORALITY_DELTA, kT - kSecond, kT, {10, 100}, {1, 3, 2}, 700, 2,
+              400);
+  auto* bucketless =
+      b.Histogram("size", AGGREGATION_TEMPORALITY_DELTA, kT, kT + kSecond, {}, {}, 50, 5, 30);
   bucketless->set_count(4);
   const MappedExport m = Map(b.request());
   ASSERT_EQ(m.events.size(), 2u);

@@ -39,8 +39,7 @@ struct Answer {
 
 class OtlpServiceTest : public ::testing::Test {
  protected:
-  void Start(size_t max_points = 10000, size_t exports_per_caller = 0,
-             size_t budget = 256 << 20) {
+  void Start(size_t max_points = 10000, size_t exports_per_caller = 0, size_t budget = 256 << 20) {
     budget_ = std::make_unique<ByteBudget>(budget);
     deps_.ingest.sink = &sink_;
     deps_.ingest.budget = budget_.get();
@@ -182,9 +181,8 @@ TEST_F(OtlpServiceTest, KafkaFailureIsUnavailableAndTheRetryMakesTheSameRecords)
   next.Gauge("g", kT + kSecond, 2);
   auto failed = ExportAsync(next.request());
   ASSERT_TRUE(sink_.AwaitPending(1, kWait));
-  sink_.CompleteOldest([](size_t i) {
-    return i == 0 ? absl::UnavailableError("broker down") : absl::OkStatus();
-  });
+  sink_.CompleteOldest(
+      [](size_t i) { return i == 0 ? absl::UnavailableError("broker down") : absl::OkStatus(); });
   const Answer a = failed.get();
   EXPECT_EQ(a.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(a.status.error_message(), HasSubstr("did not confirm 1 of 2"));

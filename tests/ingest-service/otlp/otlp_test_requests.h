@@ -23,9 +23,9 @@ inline constexpr uint64_t kSecond = 1'000'000'000;
 inline constexpr uint64_t kNowNanos = 1'800'000'000 * kSecond;
 inline const absl::Time kNow = absl::FromUnixNanos(static_cast<int64_t>(kNowNanos));
 
-inline void SetAttributes(const AttributeMap& attributes,
-                          google::protobuf::RepeatedPtrField<
-                              opentelemetry::proto::common::v1::KeyValue>* out) {
+inline void SetAttributes(
+    const AttributeMap& attributes,
+    google::protobuf::RepeatedPtrField<opentelemetry::proto::common::v1::KeyValue>* out) {
   for (const auto& [k, v] : attributes) {
     auto* kv = out->Add();
     kv->set_key(k);
@@ -81,8 +81,8 @@ class RequestBuilder {
   pm::ExponentialHistogramDataPoint* Exponential(const std::string& name,
                                                  pm::AggregationTemporality temporality,
                                                  uint64_t start, uint64_t time,
-                                                 const std::vector<uint64_t>& positive,
-                                                 double sum, double min, double max) {
+                                                 const std::vector<uint64_t>& positive, double sum,
+                                                 double min, double max) {
     pm::ExponentialHistogram* h = Find(name)->mutable_exponential_histogram();
     h->set_aggregation_temporality(temporality);
     auto* p = h->add_data_points();
@@ -100,9 +100,9 @@ class RequestBuilder {
     return p;
   }
 
-  pm::HistogramDataPoint* Histogram(const std::string& name,
-                                    pm::AggregationTemporality temporality, uint64_t start,
-                                    uint64_t time, const std::vector<double>& bounds,
+  pm::HistogramDataPoint* Histogram(const std::string& name, pm::AggregationTemporality temporality,
+                                    uint64_t start, uint64_t time,
+                                    const std::vector<double>& bounds,
                                     const std::vector<uint64_t>& counts, double sum, double min,
                                     double max) {
     pm::Histogram* h = Find(name)->mutable_histogram();
