@@ -1,5 +1,7 @@
 // ingest_bench: acked events per second into the real Kafka cluster, several ways in one tool:
 //   --mode=grpc   through a running ingest service (IngestStream, one BatchAck per batch);
+//   --mode=otlp   through a running ingest service's OTLP door (MetricsService/Export calls of
+//                 --batch gauge points each; --target is then the OTLP address);
 //   --mode=sink   the same KafkaRecordSink and batch preparation driven directly, without gRPC:
 //                 the baseline the service is compared with, measured in the same run;
 //   --mode=plain  the same records through a bare librdkafka producer with the same properties
@@ -19,7 +21,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/bench_load.h"
 #include "bench/null_record_sink.h"
+#include "bench/otlp_stream.h"
 #include "bench/plain_producer_sink.h"
 #include "grpcpp/grpcpp.h"
 #include "ingest-service/batch_preparer.h"
@@ -54,19 +58,6 @@ struct Options {
   security::ClientSecurityConfig security;
 };
 
-// Acked events and per-batch ack latencies, shared by all streams.
-struct Results {
-  std::atomic<uint64_t> acked{0};
-  std::atomic<uint64_t> failed{0};
-  absl::Mutex mu;
-  std::vector<double> latencies_ms ABSL_GUARDED_BY(mu);
-  void Ack(uint64_t events, bool ok, absl::Duration latency) {
-    (ok ? acked : failed).fetch_add(events);
-    absl::MutexLock lock(&mu);
-    latencies_ms.push_back(absl::ToDoubleMilliseconds(latency));
-  }
-};
-
 v1::MetricBatch MakeBatch(const Options& o, int stream, uint64_t sequence) {
   v1::MetricBatch b;
   b.set_client_id(absl::StrFormat("bench-%d-%d", stream, absl::ToUnixMillis(absl::Now())));
@@ -88,27 +79,6 @@ v1::MetricBatch MakeBatch(const Options& o, int stream, uint64_t sequence) {
   }
   return b;
 }
-
-// Counts free window slots; the writer waits for one before sending the next batch.
-class Window {
- public:
-  explicit Window(int64_t size) : free_(size) {}
-  bool Acquire(absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_ > 0; };
-    if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) return false;
-    --free_;
-    return true;
-  }
-  void Release() {
-    absl::MutexLock lock(&mu_);
-    ++free_;
-  }
-
- private:
-  absl::Mutex mu_;
-  int64_t free_ ABSL_GUARDED_BY(mu_);
-};
 
 void GrpcStream(const Options& o, int stream, absl::Time end, Results* results) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
@@ -215,7 +185,7 @@ double Percentile(std::vector<double>& v, double q) {
 int Run(int argc, char** argv) {
   Options o;
   ConfigLoader loader("ingest_bench");
-  loader.String("mode", &o.mode, "grpc, sink, plain or serve-null (see the file comment).");
+  loader.String("mode", &o.mode, "grpc, otlp, sink, plain or serve-null (see the file comment).");
   loader.String("target", &o.target, "Ingest service address (grpc mode).");
   loader.String("listen", &o.listen, "Address to serve on (serve-null mode).");
   loader.String("kafka_bootstrap", &o.kafka_bootstrap, "Kafka brokers (sink mode).");
@@ -253,8 +223,8 @@ int Run(int argc, char** argv) {
       return 1;
     }
     sink = std::move(*created);
-  } else if (o.mode != "grpc") {
-    std::fprintf(stderr, "--mode must be grpc, sink, plain or serve-null\n");
+  } else if (o.mode != "grpc" && o.mode != "otlp") {
+    std::fprintf(stderr, "--mode must be grpc, otlp, sink, plain or serve-null\n");
     return 2;
   }
 
@@ -266,6 +236,8 @@ int Run(int argc, char** argv) {
     threads.emplace_back([&, s] {
       if (sink) {
         SinkStream(o, s, end, sink.get(), &results);
+      } else if (o.mode == "otlp") {
+        OtlpStream({o.target, o.security, o.batch, o.window, o.series}, s, end, &results);
       } else {
         GrpcStream(o, s, end, &results);
       }

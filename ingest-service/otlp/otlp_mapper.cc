@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ingest-service/otlp/content_id.h"
 #include "ingest-service/otlp/otlp_attributes.h"
@@ -123,11 +124,9 @@ class Mapper {
               absl::string_view why) {
     PointRejection& r = out_->rejections.emplace_back();
     r.reason = reason;
-    r.message = absl::StrCat("metric \"", m.metric->name(), "\" ", why);
+    r.message = absl::StrCat(QuotedMetric(m.metric->name()), " ", why);
     r.original = p.SerializeAsString();
     r.original_type = std::string(Point::descriptor()->full_name());
-    r.service_id = m.service_id;
-    r.metric_name = m.metric->name();
     r.key = key_;
   }
 
@@ -298,6 +297,12 @@ class Mapper {
 
 }  // namespace
 
+std::string QuotedMetric(absl::string_view name) {
+  constexpr size_t kMaxQuoted = 200;  // the longest valid metric_name
+  return absl::StrCat("metric \"", absl::CHexEscape(name.substr(0, kMaxQuoted)), "\"",
+                      name.size() > kMaxQuoted ? "..." : "");
+}
+
 const char* SkipLabel(Skip skip) {
   switch (skip) {
     case Skip::kBaseline:
@@ -320,6 +325,7 @@ const char* SkipLabel(Skip skip) {
 
 MappedExport MapExport(const ExportRequest& request, CumulativeTracker* tracker) {
   MappedExport out;
+  out.events.reserve(CountDataPoints(request));  // most points become events
   Mapper(tracker, &out).Map(request);
   return out;
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "ingest-service/otlp/cumulative_tracker.h"
 #include "lib/events/idempotency_key.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
@@ -56,9 +57,6 @@ struct PointRejection {
   // The serialized data point and its protobuf type, for the dead letter.
   std::string original;
   std::string original_type;
-  // For the dead letter's record key; service_id may be empty (missing service.name).
-  std::string service_id;
-  std::string metric_name;
   events::IdempotencyKey key;
 };
 
@@ -69,6 +67,11 @@ struct MappedExport {
   size_t points = 0;
   std::array<uint64_t, static_cast<size_t>(Skip::kCount)> skipped{};
 };
+
+// `metric "<name>"` for messages, the name C-escaped and cut at 200 bytes ("..." marks a cut):
+// a refusal's message travels in a dead letter, which must stay small whatever the sender named
+// its metric.
+std::string QuotedMetric(absl::string_view name);
 
 // Maps every point of `request`, in order. Cumulative monotonic sums go through `tracker`.
 MappedExport MapExport(const ExportRequest& request, CumulativeTracker* tracker);

@@ -40,7 +40,7 @@ PreparedExport PrepareExport(MappedExport& mapped, const events::ValidationLimit
     } else {
       const std::string original = e.event.SerializeAsString();
       Refusal refusal{violation->reason,
-                      absl::StrCat("metric \"", e.event.metric_name(), "\": ", violation->message),
+                      absl::StrCat(QuotedMetric(e.event.metric_name()), ": ", violation->message),
                       original, "", ""};
       if (!e.event.service_id().empty() && !e.event.metric_name().empty()) {
         refusal.record_key = events::DeadLetterKey(events::SeriesKey(e.event));

@@ -6,7 +6,7 @@
 // 2 * lo * hi / (lo + hi) when the range does not touch zero, which is within
 // (hi - lo) / (hi + lo) of every value in it. An exponential bucket at scale s has
 // hi / lo = 2^(2^-s), so its representative is within (2^(2^-s) - 1) / (2^(2^-s) + 1) of its
-// values: 3.3e-7 at scale 20, 0.0027 at scale 8, 0.17 at scale 0. A range that touches or spans
+// values: 3.3e-7 at scale 20, 0.0014 at scale 8, 1/3 at scale 0. A range that touches or spans
 // zero is represented by its midpoint (no relative bound exists there). The sketch then adds its
 // own relative accuracy, so a quantile of the window is within about the sum of the two.
 #ifndef STREAMMETRICS_LIB_SKETCH_DISTRIBUTION_SKETCH_H_

@@ -1,6 +1,6 @@
 // fuzz_make_seeds DIR: writes a seed corpus per fuzz target under DIR/<target>/, made from the
-// inputs the unit tests use (valid and invalid batches, records, rows, dedup chunks, tokens,
-// configuration texts). tests/fuzz/run.sh --seeds refreshes tests/fuzz/corpus with it.
+// inputs the unit tests use (valid and invalid batches, OTLP exports, records, rows, dedup chunks,
+// tokens, configuration texts). tests/fuzz/run.sh --seeds refreshes tests/fuzz/corpus with it.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "aggregation-service/engine/window_keys.h"
 #include "aggregation-service/engine/window_numbers.h"
+#include "tests/ingest-service/otlp/otlp_test_requests.h"
 #include "tests/ingest-service/test_events.h"
 
 namespace {
@@ -67,6 +68,43 @@ int main(int argc, char** argv) {
     v1::WindowAggregate row;
     aggregation::SetNumbers(numbers, &row);
     Write(dir, "ddsketch_fuzz", row.SerializeAsString(), &n);
+  }
+
+  // OTLP exports: every kind of point, cumulative sums in order (baseline, increase, reset), a
+  // resource without service.name.
+  {
+    namespace pm = opentelemetry::proto::metrics::v1;
+    using streammetrics::ingest::otlp::testing::RequestBuilder;
+    const uint64_t ns = 1'800'000'000ULL * 1'000'000'000ULL - 10'000'000'000ULL;
+    RequestBuilder b;
+    b.Gauge("queue.depth", ns, 12, {{"queue", "orders"}});
+    b.Sum("requests", pm::AGGREGATION_TEMPORALITY_DELTA, true, ns - 1, ns, 3);
+    for (int i = 0; i < 3; ++i) {
+      b.Sum("bytes", pm::AGGREGATION_TEMPORALITY_CUMULATIVE, true, 1, ns + i, i == 2 ? 1 : 10 * i);
+    }
+    b.Exponential("latency", pm::AGGREGATION_TEMPORALITY_DELTA, ns - 1, ns, {2, 0, 3}, 14, 2.4,
+                  3.3);
+    b.Histogram("size", pm::AGGREGATION_TEMPORALITY_DELTA, ns - 1, ns, {10, 100}, {1, 3, 2}, 700, 2,
+                400);
+    b.Summary("rpc", ns);
+    Write(dir, "otlp_export_fuzz", b.request().SerializeAsString(), &n);
+    RequestBuilder nameless(std::nullopt);
+    nameless.Gauge("g", ns, 1);
+    Write(dir, "otlp_export_fuzz", nameless.request().SerializeAsString(), &n);
+
+    // A distribution event for the aggregator's decoder.
+    v1::MetricEvent e = batches[0].events(0);
+    e.set_metric_type(v1::METRIC_TYPE_CUSTOM_HISTOGRAM);
+    e.clear_value();
+    v1::Distribution* d = e.mutable_distribution();
+    d->set_count(5);
+    d->set_sum(14);
+    d->set_min(2.4);
+    d->set_max(3.3);
+    d->mutable_exponential()->set_scale(3);
+    d->mutable_exponential()->set_positive_offset(10);
+    for (uint64_t c : {2, 0, 3}) d->mutable_exponential()->add_positive_counts(c);
+    Write(dir, "record_decoder_fuzz", e.SerializeAsString(), &n);
   }
 
   // Requests: service, metric, a page token (its last byte picks the window size, and so on).

@@ -1,6 +1,7 @@
 // Fuzz target: one record of metrics-events as the aggregator reads it (key, value, headers), from
 // any producer. RecordDecoder::Decode either accepts it (a MetricEvent keyed by its series, with
-// an idempotency key) or makes a dead letter, which must be bounded however large the record.
+// an idempotency key) or makes a dead letter, which must be bounded however large the record. An
+// accepted distribution must go into a window whole.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "aggregation-service/consume/record_decoder.h"
+#include "aggregation-service/engine/window_numbers.h"
 #include "lib/events/dead_letter_original.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -43,6 +45,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::Check(dead->ByteSizeLong() <= events::kDeadLetterMaxBytes);
   } else {
     fuzz::Check(out.series_key == key);  // accepted only when keyed by its own series
+    if (out.event.has_distribution()) {
+      // A validated distribution always goes into a window, every value into its sketch.
+      aggregation::WindowNumbers numbers(0.01, 2048);
+      const absl::Status added = numbers.AddDistribution(out.event.distribution());
+      fuzz::Check(added.ok() ||
+                  out.event.distribution().count() > aggregation::WindowNumbers::kMaxWindowCount);
+      fuzz::Check(numbers.sketch.count() == numbers.count);
+    }
   }
   return 0;
 }

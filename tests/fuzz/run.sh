@@ -26,8 +26,8 @@ case "${1:-}" in
   '' | *[!0-9]*) ;;
   *) limit=(-max_total_time="$1"); label="$1 s"; shift ;;
 esac
-all=(ingest_batch_fuzz record_decoder_fuzz dedup_chunk_fuzz page_token_fuzz ddsketch_fuzz
-  config_fuzz)
+all=(ingest_batch_fuzz otlp_export_fuzz record_decoder_fuzz dedup_chunk_fuzz page_token_fuzz
+  ddsketch_fuzz config_fuzz)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
