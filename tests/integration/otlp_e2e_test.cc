@@ -255,8 +255,12 @@ TEST_F(OtlpPipelineTest, OpenTelemetryPythonSdkExportsAreCountedExactly) {
     const v1::WindowAggregate& got = merged.at(name);
     EXPECT_EQ(got.count(), static_cast<uint64_t>(want.at("count").number_value()));
     EXPECT_NEAR(got.sum(), want.at("sum").number_value(), 1e-9 * std::abs(got.sum()));
-    if (want.count("min")) EXPECT_EQ(got.min(), want.at("min").number_value());
-    if (want.count("max")) EXPECT_EQ(got.max(), want.at("max").number_value());
+    if (want.count("min")) {
+      EXPECT_EQ(got.min(), want.at("min").number_value());
+    }
+    if (want.count("max")) {
+      EXPECT_EQ(got.max(), want.at("max").number_value());
+    }
     for (const char* q : {"p50", "p95", "p99"}) {
       if (!want.count(q)) continue;
       const double w = want.at(q).number_value();
