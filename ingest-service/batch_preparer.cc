@@ -53,8 +53,7 @@ PreparedBatch PrepareBatch(v1::MetricBatch& batch, const events::ValidationLimit
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
   for (int i = 0; i < batch.events_size(); ++i) {
     v1::MetricEvent& event = *batch.mutable_events(i);
-    const events::IdempotencyKey key{batch.client_id(), batch.sequence(),
-                                     static_cast<uint32_t>(i)};
+    const events::IdempotencyKey key{batch.client_id(), batch.sequence(), static_cast<uint32_t>(i)};
     std::optional<events::EventViolation> violation = events::ValidateEvent(event, limits, now);
     if (!violation) {
       out.records.push_back(EventRecord(event, key, topics, caller));

@@ -25,7 +25,8 @@
 namespace streammetrics::ingest {
 
 inline constexpr char kServiceName[] = "streammetrics.v1.IngestService";
-inline constexpr char kOtlpServiceName[] = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+inline constexpr char kOtlpServiceName[] =
+    "opentelemetry.proto.collector.metrics.v1.MetricsService";
 
 // Members in start order: destruction runs in reverse, so a part is destroyed before what it
 // uses. Stop() does the orderly part before that.

@@ -130,9 +130,9 @@ void Aggregator::Consume(absl::Span<const SourceRecord> records) {
                                  p->engine->watermark(), now));
         break;
       case AddOutcome::kOverflow:
-        DeadLetter(*p, record.key,
-                   decoder_.Overflow(record, decoded_.key, decoded_.event.distribution().count(),
-                                     now));
+        DeadLetter(
+            *p, record.key,
+            decoder_.Overflow(record, decoded_.key, decoded_.event.distribution().count(), now));
         break;
     }
   }

@@ -12,10 +12,9 @@ namespace streammetrics::aggregation {
 
 absl::Status WindowNumbers::AddDistribution(const v1::Distribution& distribution) {
   if (distribution.count() > kMaxWindowCount || count > kMaxWindowCount - distribution.count()) {
-    return absl::OutOfRangeError(absl::StrCat("the window holds ", count,
-                                              " values; adding a distribution of ",
-                                              distribution.count(), " would pass ",
-                                              kMaxWindowCount));
+    return absl::OutOfRangeError(
+        absl::StrCat("the window holds ", count, " values; adding a distribution of ",
+                     distribution.count(), " would pass ", kMaxWindowCount));
   }
   RETURN_IF_ERROR(sketch::AddDistribution(distribution, &sketch));
   count += distribution.count();

@@ -37,8 +37,8 @@ TEST(ContractTest, MetricTypesAreTheSeedsTenPlusUnspecified) {
 TEST(ContractTest, MetricEventHasTheSeedsFields) {
   const auto* d = MetricEvent::descriptor();
   const std::vector<std::string> fields = {
-      "event_id",    "timestamp", "service_id", "instance_id", "metric_type",
-      "metric_name", "value",     "unit",       "tags",        "metadata",
+      "event_id", "timestamp", "service_id", "instance_id", "metric_type", "metric_name", "value",
+      "unit", "tags", "metadata",
       // Added after the seed, for pre-aggregated (OpenTelemetry) histograms.
       "distribution"};
   ASSERT_EQ(d->field_count(), static_cast<int>(fields.size()));

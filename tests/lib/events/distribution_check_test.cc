@@ -63,8 +63,9 @@ TEST(DistributionCheckTest, ConsistentDistributionsPass) {
 TEST(DistributionCheckTest, NeedsTheHistogramTypeAndNoValue) {
   v1::MetricEvent e = ExponentialEvent();
   e.set_metric_type(v1::METRIC_TYPE_CUSTOM_GAUGE);
-  EXPECT_THAT(Validate(e), Rejects(kInvalid, "METRIC_TYPE_CUSTOM_HISTOGRAM, not "
-                                             "METRIC_TYPE_CUSTOM_GAUGE"));
+  EXPECT_THAT(Validate(e), Rejects(kInvalid,
+                                   "METRIC_TYPE_CUSTOM_HISTOGRAM, not "
+                                   "METRIC_TYPE_CUSTOM_GAUGE"));
   e = ExponentialEvent();
   e.set_value(3);
   EXPECT_THAT(Validate(e), Rejects(kInvalid, "value is 3 beside a distribution"));
@@ -124,7 +125,8 @@ TEST(DistributionCheckTest, BucketLimitCountsBothSides) {
   limits.max_distribution_buckets = 2;
   EXPECT_THAT(Validate(ExponentialEvent(), limits),
               Rejects(kInvalid, "has 3 buckets; the limit is 2"));
-  EXPECT_THAT(Validate(ExplicitEvent(), limits), Rejects(kInvalid, "has 4 buckets; the limit is 2"));
+  EXPECT_THAT(Validate(ExplicitEvent(), limits),
+              Rejects(kInvalid, "has 4 buckets; the limit is 2"));
 }
 
 TEST(DistributionCheckTest, ExplicitRules) {
