@@ -1,6 +1,7 @@
 // The streammetrics-ingest binary's front door on the real stack: TLS served and plaintext
 // refused, mutual TLS, bearer tokens and their scopes, a tokens file changed on disk, the refusal
-// to listen beyond loopback unprotected, thousands of idle streams, and one caller's rate limit.
+// to listen beyond loopback unprotected, thousands of idle streams, one caller's rate limit, and
+// the same rules on the OTLP port.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -18,7 +19,9 @@
 #include "lib/client/metrics_client.h"
 #include "lib/security/client_security.h"
 #include "lib/security/token_file.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.grpc.pb.h"
 #include "streammetrics/v1/ingest.grpc.pb.h"
+#include "tests/ingest-service/otlp/otlp_test_requests.h"
 #include "tests/ingest-service/test_events.h"
 #include "tests/integration/ingest_child.h"
 #include "tests/support/child_process.h"
@@ -139,6 +142,41 @@ TEST_F(IngestSecurityTest, TlsWithTokensRefusesPlaintextAndTokensWithoutTheScope
   std::vector<ConsumedRecord> records = ConsumeAll(events_->name(), 5);
   ASSERT_EQ(records.size(), 5u);
   for (const ConsumedRecord& r : records) EXPECT_EQ(r.headers.at("streammetrics-caller"), "writer");
+}
+
+// The OTLP port is the same front door: TLS only, a token with the ingest scope, the caller on
+// every record.
+TEST_F(IngestSecurityTest, TheOtlpPortTakesTheSameTlsAndTokens) {
+  std::vector<std::string> flags = TlsFlags();
+  flags.push_back("--auth_tokens_file=" + tokens_file_);
+  ASSERT_NO_FATAL_FAILURE(StartIngest(flags, tls_));
+  auto export_with = [&](const security::ClientSecurityConfig& client) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        security::MakeChannel(ingest_->otlp_address(), client, args);
+    if (!channel.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "no channel");
+    ingest::otlp::testing::RequestBuilder b("checkout", "pod-1");
+    b.Gauge("queue.depth", static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())), 3);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    security::AddCallCredentials(client, &ctx);
+    opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceResponse response;
+    return opentelemetry::proto::collector::metrics::v1::MetricsService::NewStub(*channel)->Export(
+        &ctx, b.request(), &response);
+  };
+  security::ClientSecurityConfig plaintext;
+  plaintext.token = kWriterToken;
+  EXPECT_EQ(export_with(plaintext).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(export_with(tls_).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(export_with(WithToken("smt_forged")).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(export_with(WithToken(kReaderToken)).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  const grpc::Status writer = export_with(WithToken(kWriterToken));
+  ASSERT_TRUE(writer.ok()) << writer.error_message();
+  std::vector<ConsumedRecord> records = ConsumeAll(events_->name(), 1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].headers.at("streammetrics-caller"), "writer");
+  EXPECT_EQ(Metric("streammetrics_ingest_otlp_exports_total{code=\"unauthenticated\"}"), 2);
 }
 
 TEST_F(IngestSecurityTest, ATokensFileChangedOnDiskTakesEffectWithoutARestart) {
