@@ -103,7 +103,7 @@ void BM_OtlpMap(benchmark::State& state) {
   const ExportRequest request = MakeExport();
   ingest::otlp::CumulativeTracker tracker(1000);
   for (auto _ : state) {
-    ingest::otlp::MappedExport mapped = ingest::otlp::MapExport(request, &tracker);
+    ingest::otlp::MappedExport mapped = ingest::otlp::MapExport(request, {}, &tracker);
     benchmark::DoNotOptimize(mapped.events.size());
   }
   state.SetItemsProcessed(state.iterations() * kPoints);
@@ -113,7 +113,7 @@ BENCHMARK(BM_OtlpMap);
 void BM_OtlpPrepare(benchmark::State& state) {
   const ExportRequest request = MakeExport();
   ingest::otlp::CumulativeTracker tracker(1000);
-  const ingest::otlp::MappedExport model = ingest::otlp::MapExport(request, &tracker);
+  const ingest::otlp::MappedExport model = ingest::otlp::MapExport(request, {}, &tracker);
   for (auto _ : state) {
     state.PauseTiming();
     ingest::otlp::MappedExport mapped = model;
@@ -132,7 +132,7 @@ void BM_OtlpAll(benchmark::State& state) {
     google::protobuf::Arena arena;
     auto* request = google::protobuf::Arena::CreateMessage<ExportRequest>(&arena);
     request->ParseFromString(bytes);
-    ingest::otlp::MappedExport mapped = ingest::otlp::MapExport(*request, &tracker);
+    ingest::otlp::MappedExport mapped = ingest::otlp::MapExport(*request, {}, &tracker);
     ingest::otlp::PreparedExport p = ingest::otlp::PrepareExport(mapped, {}, {}, "bench", Now());
     benchmark::DoNotOptimize(p.bytes);
   }

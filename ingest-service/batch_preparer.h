@@ -11,25 +11,12 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "google/protobuf/timestamp.pb.h"
-#include "lib/events/idempotency_key.h"
+#include "ingest-service/ingest_records.h"
 #include "lib/events/validation.h"
 #include "lib/kafka/record_sink.h"
 #include "streammetrics/v1/ingest.pb.h"
 
 namespace streammetrics::ingest {
-
-inline constexpr char kSourceService[] = "ingest-service";
-// Header naming the authenticated caller on every record the ingest produces.
-inline constexpr char kCallerHeader[] = "streammetrics-caller";
-
-// Where the ingest service's records go: the outcome of an event names its topic.
-struct IngestTopics {
-  // Valid events.
-  std::string events = "metrics-events";
-  // Rejected events, as DeadLetter records.
-  std::string dead_letter = "metrics-dead-letter";
-};
 
 struct PreparedBatch {
   uint64_t sequence = 0;
@@ -39,28 +26,6 @@ struct PreparedBatch {
   // Sum of the records' sizes: what the batch costs in the byte budget while in flight.
   size_t bytes = 0;
 };
-
-// The record of a valid event on topics.events: keyed by series, stamped with `key` and the
-// caller.
-kafka::Record EventRecord(const v1::MetricEvent& event, const events::IdempotencyKey& key,
-                          const IngestTopics& topics, absl::string_view caller);
-
-// What the ingest knows about an event it refuses.
-struct Refusal {
-  v1::DeadLetterReason reason = v1::DEAD_LETTER_REASON_UNSPECIFIED;
-  std::string detail;
-  // The refused input's bytes, and their protobuf type when not a MetricEvent.
-  absl::string_view original;
-  absl::string_view original_type;
-  // The record key: the event's series key when it could be computed, else "".
-  std::string record_key;
-};
-
-// The DeadLetter record of a refused event on topics.dead_letter, stamped with `key` and the
-// caller (in the header and in DeadLetter.caller); dead_lettered_at is `now`.
-kafka::Record DeadLetterRecord(const Refusal& refusal, const events::IdempotencyKey& key,
-                               const IngestTopics& topics, absl::string_view caller,
-                               const google::protobuf::Timestamp& now);
 
 // Requires events::ValidateBatch(batch) to have passed. Moves the events out of `batch`. Every
 // record carries `caller` (the stream's authenticated caller) in the kCallerHeader header, and

@@ -36,4 +36,9 @@ bool ByteBudget::CallWhenRoom(std::function<void()> wake) {
   return true;
 }
 
+size_t ByteBudget::waiters() const {
+  absl::MutexLock lock(&mu_);
+  return waiters_.size();
+}
+
 }  // namespace streammetrics::ingest

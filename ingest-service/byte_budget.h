@@ -34,6 +34,9 @@ class ByteBudget {
   // weak_ptr): waiters are never unregistered.
   bool CallWhenRoom(std::function<void()> wake);
 
+  // Waiters registered and not yet run.
+  size_t waiters() const;
+
  private:
   const size_t limit_;
   mutable absl::Mutex mu_;

@@ -68,7 +68,7 @@ struct IngestConfig {
   size_t otlp_max_exports = 256;
   size_t otlp_max_exports_per_caller = 64;
   // Cumulative sum series whose last point is remembered to compute increases; past it the least
-  // recently seen is forgotten (about 150 bytes each).
+  // recently seen is forgotten (about 300 bytes each).
   size_t otlp_cumulative_series = 200000;
   // On SIGTERM: how long open streams may take to finish before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(30);

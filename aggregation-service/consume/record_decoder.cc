@@ -103,7 +103,7 @@ v1::DeadLetter RecordDecoder::Overflow(const SourceRecord& record,
                                        absl::Time now) const {
   v1::DeadLetter dl = Base(record, v1::DEAD_LETTER_REASON_VALUE_OUT_OF_RANGE,
                            absl::StrCat("the distribution's ", count,
-                                        " values would take its 1-minute window past 2^61 "
+                                        " values would take its 1-minute window past 2^60 "
                                         "values; it was not counted"),
                            now);
   dl.set_client_id(key.client_id);

@@ -191,12 +191,17 @@ AddOutcome PartitionWindows::Add(absl::string_view series_key, const v1::MetricE
   }
   const int64_t minute = FloorDiv(seconds, kMinuteSeconds);
   if (minute < st.first_open_minute) return AddOutcome::kLate;
-  if (event.has_distribution() &&
-      st.WouldOverflow(series_key, minute, event.distribution().count())) {
-    return AddOutcome::kOverflow;
+  WindowKeys* keys = st.KeysFor(minute);
+  if (event.has_distribution()) {
+    // A duplicate first: a resent distribution that was counted is a duplicate, not an overflow.
+    if (keys->Contains(key.client_id, key.sequence, key.event_index)) {
+      return AddOutcome::kDuplicate;
+    }
+    if (st.WouldOverflow(series_key, minute, event.distribution().count())) {
+      return AddOutcome::kOverflow;
+    }
   }
-  if (!st.KeysFor(minute)->Insert(key.client_id, key.sequence, key.event_index,
-                                  /*pending=*/true)) {
+  if (!keys->Insert(key.client_id, key.sequence, key.event_index, /*pending=*/true)) {
     return AddOutcome::kDuplicate;
   }
   ++st.key_count;

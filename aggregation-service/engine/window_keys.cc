@@ -43,6 +43,16 @@ bool WindowKeys::Insert(absl::string_view client_id, uint64_t sequence, uint32_t
   return true;
 }
 
+bool WindowKeys::Contains(absl::string_view client_id, uint64_t sequence,
+                          uint32_t event_index) const {
+  const auto client = client_index_.find(client_id);
+  if (client == client_index_.end()) return false;
+  const auto& batches = clients_[client->second].batches;
+  const auto batch = batches.find(sequence);
+  return batch != batches.end() &&
+         std::binary_search(batch->second.begin(), batch->second.end(), event_index);
+}
+
 absl::Status WindowKeys::InsertSerialized(absl::string_view bytes) {
   internal::DedupChunk chunk;
   if (!chunk.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {

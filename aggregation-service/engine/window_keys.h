@@ -30,6 +30,9 @@ class WindowKeys {
   // next TakePending; restored keys are not, as they are stored already.
   bool Insert(absl::string_view client_id, uint64_t sequence, uint32_t event_index, bool pending);
 
+  // Whether the key is held. Changes nothing.
+  bool Contains(absl::string_view client_id, uint64_t sequence, uint32_t event_index) const;
+
   // Inserts (not pending) every key of a serialized streammetrics.internal.DedupChunk; keys
   // already held are ignored, so several chunks of one window restore their union. Fails with
   // InvalidArgument when `bytes` does not parse, adding nothing.

@@ -48,8 +48,9 @@ struct WindowNumbers {
   absl::Status AddDistribution(const v1::Distribution& distribution);
 
   // The most values one 1-minute window counts: five of them still merge into a 5-minute count
-  // below 2^64. Only distributions (a count each) can get near it.
-  static constexpr uint64_t kMaxWindowCount = uint64_t{1} << 61;
+  // the store takes (a BIGINT, at most 2^63 - 1; 5 * 2^60 is about 5.8e18). Only distributions
+  // (a count each) can get near it.
+  static constexpr uint64_t kMaxWindowCount = uint64_t{1} << 60;
 
   // Adds `other`'s numbers to these: sum += other.sum (saturated), so merging parts in window order
   // makes the same additions whoever does it. Fails, leaving these unchanged, when the sketches

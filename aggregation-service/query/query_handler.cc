@@ -155,6 +155,12 @@ absl::StatusOr<v1::SummarizeResponse> QueryHandler::Summarize(
         total.emplace(accuracy, sketch::DDSketch::kDefaultMaxBuckets);
       }
       absl::Status merged = total->Merge(*numbers);
+      if (absl::IsOutOfRange(merged)) {
+        // Only pre-aggregated distributions of absurd counts get here (2^64 values).
+        return absl::OutOfRangeError(absl::StrCat("the range holds more values than a count can ",
+                                                  "hold (", merged.message(),
+                                                  "): summarize a shorter range"));
+      }
       if (!merged.ok()) {
         // Windows of other accuracies cannot be merged into one answer with one stated error.
         return absl::FailedPreconditionError(

@@ -57,6 +57,16 @@ ContentId Digest(absl::string_view bytes) {
   return id;
 }
 
+// The id's 16 bytes, high half first, each half little-endian.
+void AppendId(const ContentId& id, std::string* out) {
+  char raw[16];
+  for (int i = 0; i < 8; ++i) {
+    raw[i] = static_cast<char>(id.hi >> (8 * i));
+    raw[8 + i] = static_cast<char>(id.lo >> (8 * i));
+  }
+  out->append(raw, sizeof(raw));
+}
+
 // Sorted (key, text) pairs, the last of a repeated key winning.
 template <typename Pairs>
 void AppendSorted(Pairs pairs, std::string* out) {
@@ -87,25 +97,32 @@ std::string ContentId::Hex() const {
   return absl::BytesToHexString(absl::string_view(raw, sizeof(raw)));
 }
 
-std::string ScopePrefix(const opentelemetry::proto::resource::v1::Resource& resource,
-                        const opentelemetry::proto::common::v1::InstrumentationScope& scope) {
+ContentId ResourceId(const opentelemetry::proto::resource::v1::Resource& resource) {
   std::vector<std::pair<std::string, std::string>> attributes;
   attributes.reserve(static_cast<size_t>(resource.attributes_size()));
   for (const auto& kv : resource.attributes()) {
     attributes.emplace_back(kv.key(), AttributeText(kv.value()));
   }
-  std::string out;
-  AppendSorted(std::move(attributes), &out);
-  AppendField(scope.name(), &out);
-  AppendField(scope.version(), &out);
-  return out;
+  std::string bytes;
+  AppendSorted(std::move(attributes), &bytes);
+  return Digest(bytes);
 }
 
-ContentId SeriesId(absl::string_view scope_prefix, absl::string_view metric_name, char kind,
+ContentId ScopeId(const ContentId& resource,
+                  const opentelemetry::proto::common::v1::InstrumentationScope& scope) {
+  std::string bytes;
+  AppendId(resource, &bytes);
+  AppendField(scope.name(), &bytes);
+  AppendField(scope.version(), &bytes);
+  return Digest(bytes);
+}
+
+ContentId SeriesId(const ContentId& scope, absl::string_view metric_name, char kind,
                    const google::protobuf::Map<std::string, std::string>& tags) {
   // One buffer per thread, reused: the hot path of every OTLP point allocates nothing here.
   thread_local std::string bytes;
-  bytes.assign(scope_prefix.data(), scope_prefix.size());
+  bytes.clear();
+  AppendId(scope, &bytes);
   AppendField(metric_name, &bytes);
   bytes.push_back(kind);
   absl::InlinedVector<std::pair<absl::string_view, absl::string_view>, 16> sorted(tags.begin(),
@@ -115,13 +132,12 @@ ContentId SeriesId(absl::string_view scope_prefix, absl::string_view metric_name
 }
 
 ContentId WithStart(const ContentId& series, uint64_t start_unix_nano) {
-  char bytes[24];
-  for (int i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<char>(series.hi >> (8 * i));
-    bytes[8 + i] = static_cast<char>(series.lo >> (8 * i));
-    bytes[16 + i] = static_cast<char>(start_unix_nano >> (8 * i));
-  }
-  return Digest(absl::string_view(bytes, sizeof(bytes)));
+  std::string bytes;
+  AppendId(series, &bytes);
+  char start[8];
+  for (int i = 0; i < 8; ++i) start[i] = static_cast<char>(start_unix_nano >> (8 * i));
+  bytes.append(start, sizeof(start));
+  return Digest(bytes);
 }
 
 }  // namespace streammetrics::ingest::otlp

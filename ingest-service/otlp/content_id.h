@@ -31,15 +31,22 @@ struct ContentId {
   std::string Hex() const;
 };
 
-// Canonical bytes of one resource and scope: computed once per ScopeMetrics and shared by every
-// series under it. Attributes are sorted by key, a repeated key keeping its last value, each key
-// and value length-prefixed, so no two different inputs encode alike.
-std::string ScopePrefix(const opentelemetry::proto::resource::v1::Resource& resource,
-                        const opentelemetry::proto::common::v1::InstrumentationScope& scope);
+// Identities are chained, each a SHA-256 of the previous one's 16 bytes and its own fields, so each
+// level is hashed once however many points share it, and no field is hashed more than once per
+// point (a huge resource or scope costs one digest, not one per point). Attributes are sorted by
+// key, a repeated key keeping its last value; every key, value and name is length-prefixed, so no
+// two different inputs encode alike.
+
+// The identity of a resource: its attributes.
+ContentId ResourceId(const opentelemetry::proto::resource::v1::Resource& resource);
+
+// The identity of an instrumentation scope under `resource`: its name and version.
+ContentId ScopeId(const ContentId& resource,
+                  const opentelemetry::proto::common::v1::InstrumentationScope& scope);
 
 // The identity of the series `metric_name` of kind `kind` (one letter per OTLP data kind) with
-// data point tags `tags`, under `scope_prefix`.
-ContentId SeriesId(absl::string_view scope_prefix, absl::string_view metric_name, char kind,
+// data point tags `tags`, under `scope`.
+ContentId SeriesId(const ContentId& scope, absl::string_view metric_name, char kind,
                    const google::protobuf::Map<std::string, std::string>& tags);
 
 // The identity of `series`' points that count from `start_unix_nano` (a counter's life).

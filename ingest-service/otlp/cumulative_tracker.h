@@ -4,8 +4,9 @@
 // previous one, a new start_time_unix_nano is a counter restart (the point's value is all
 // increase since then) and a decrease without one is a reset (a new baseline, nothing counted).
 //
-// Beyond the Collector, it makes retries safe: the point it saw last, seen again (an exporter
-// resending an export whose answer it lost), yields the same delta again, which the event's
+// Beyond the Collector, it makes retries safe: each of the last kRemembered points of a series,
+// seen again (an exporter resending an export whose answer it lost, or whose records Kafka did not
+// all confirm, even after later points arrived), yields the same delta again, which the event's
 // content-derived idempotency key then counts once; older points are ignored.
 //
 // State is bounded: at most `max_series` series, the least recently seen one forgotten to make
@@ -14,6 +15,7 @@
 #ifndef STREAMMETRICS_INGEST_SERVICE_OTLP_CUMULATIVE_TRACKER_H_
 #define STREAMMETRICS_INGEST_SERVICE_OTLP_CUMULATIVE_TRACKER_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -37,13 +39,16 @@ class CumulativeTracker {
     double value = 0;
   };
 
+  // Points of a series whose deltas a repeat can yield again.
+  static constexpr size_t kRemembered = 4;
+
   enum class Outcome {
     kBaseline,  // first point of the series (or first after it was forgotten): nothing counted
     kDelta,     // counted: delta = value - previous value
     kRestart,   // a later start time: delta = value (the counter restarted from zero)
-    kRepeat,    // the last point again: delta = the delta it yielded then
+    kRepeat,    // one of the last kRemembered points again: delta = the delta it yielded then
     kReset,     // a decrease with the same start time: new baseline, nothing counted
-    kStale,     // older than the last point (or an earlier start time): ignored, state unchanged
+    kStale,     // older than those (or an earlier start time, or a conflicting copy): ignored
   };
 
   struct Result {
@@ -58,12 +63,20 @@ class CumulativeTracker {
   uint64_t evictions() const;
 
  private:
-  struct State {
-    ContentId series;
-    Point last;
-    // Whether `last` yielded a delta, and which: a repeat of it yields the same.
+  // A point seen, and the delta it yielded (none for a baseline or a reset).
+  struct Seen {
+    Point point;
     bool has_delta = false;
     double delta = 0;
+  };
+  struct State {
+    ContentId series;
+    // recent[0] is the last point; up to kRemembered of one start time, newest first.
+    std::array<Seen, kRemembered> recent;
+    size_t size = 0;
+    const Point& last() const { return recent[0].point; }
+    // Makes `seen` the last point, keeping the ones before it.
+    void Push(const Seen& seen);
   };
   using Lru = std::list<State>;  // most recently seen first
 

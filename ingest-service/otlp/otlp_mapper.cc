@@ -1,6 +1,8 @@
 // The OTLP mapping (contract in otlp_mapper.h; the table is in docs/otlp.md).
 #include "ingest-service/otlp/otlp_mapper.h"
 
+#include <cmath>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -23,32 +25,34 @@ constexpr absl::string_view kDeltaAdvice =
 // What every point of one metric shares.
 struct MetricContext {
   const pm::Metric* metric = nullptr;
-  absl::string_view scope_prefix;
-  // Empty when the resource has no service.name: every point is then refused.
+  ContentId scope;
+  // Empty when the resource's problem refuses every point.
   std::string service_id;
   std::string instance_id;
   char kind = '?';
 };
 
+// Why every point of a resource or a metric is refused, if one is.
+struct Problem {
+  v1::DeadLetterReason reason = v1::DEAD_LETTER_REASON_UNSPECIFIED;
+  std::string why;
+};
+
 class Mapper {
  public:
-  Mapper(CumulativeTracker* tracker, MappedExport* out) : tracker_(tracker), out_(out) {}
+  Mapper(const events::ValidationLimits& limits, CumulativeTracker* tracker, MappedExport* out)
+      : limits_(limits), tracker_(tracker), out_(out) {}
 
   void Map(const ExportRequest& request) {
     for (const pm::ResourceMetrics& rm : request.resource_metrics()) {
       MetricContext m;
-      const std::optional<std::string> service =
-          FindAttribute(rm.resource().attributes(), "service.name");
-      m.service_id = service.value_or("");
-      has_service_ = service.has_value();
-      m.instance_id = FindAttribute(rm.resource().attributes(), "service.instance.id")
-                          .value_or(FindAttribute(rm.resource().attributes(), "host.name")
-                                        .value_or(kUnknownInstance));
+      resource_problem_ = ResourceProblem(rm.resource(), &m);
+      const ContentId resource = ResourceId(rm.resource());
       for (const pm::ScopeMetrics& sm : rm.scope_metrics()) {
-        const std::string prefix = ScopePrefix(rm.resource(), sm.scope());
-        m.scope_prefix = prefix;
+        m.scope = ScopeId(resource, sm.scope());
         for (const pm::Metric& metric : sm.metrics()) {
           m.metric = &metric;
+          metric_problem_ = MetricProblem(metric);
           MapMetric(m);
         }
       }
@@ -56,6 +60,51 @@ class Mapper {
   }
 
  private:
+  // Checks the resource's service.name and instance before any point copies them: a point of a
+  // megabyte-long service.name must be refused without a megabyte copied per point.
+  std::optional<Problem> ResourceProblem(const opentelemetry::proto::resource::v1::Resource& r,
+                                         MetricContext* m) const {
+    const std::optional<std::string> service = FindAttribute(r.attributes(), "service.name");
+    if (!service.has_value()) {
+      return Problem{v1::DEAD_LETTER_REASON_MISSING_SERVICE_NAME,
+                     "comes from a resource without the service.name attribute; set it (e.g. "
+                     "OTEL_SERVICE_NAME) so its points have a service_id"};
+    }
+    if (service->size() > limits_.max_service_id_length) {
+      return Problem{v1::DEAD_LETTER_REASON_FIELD_TOO_LONG,
+                     absl::StrCat("comes from a resource whose service.name is ", service->size(),
+                                  " bytes long; the limit is ", limits_.max_service_id_length)};
+    }
+    std::string instance =
+        FindAttribute(r.attributes(), "service.instance.id")
+            .value_or(FindAttribute(r.attributes(), "host.name").value_or(kUnknownInstance));
+    if (instance.size() > limits_.max_instance_id_length) {
+      return Problem{v1::DEAD_LETTER_REASON_FIELD_TOO_LONG,
+                     absl::StrCat("comes from a resource whose service.instance.id (or host.name) "
+                                  "is ",
+                                  instance.size(), " bytes long; the limit is ",
+                                  limits_.max_instance_id_length)};
+    }
+    m->service_id = *service;
+    m->instance_id = std::move(instance);
+    return std::nullopt;
+  }
+
+  // The same for the metric's name and unit, which every event of it would copy.
+  std::optional<Problem> MetricProblem(const pm::Metric& metric) const {
+    if (metric.name().size() > limits_.max_metric_name_length) {
+      return Problem{v1::DEAD_LETTER_REASON_FIELD_TOO_LONG,
+                     absl::StrCat("has a name ", metric.name().size(), " bytes long; the limit is ",
+                                  limits_.max_metric_name_length)};
+    }
+    if (metric.unit().size() > limits_.max_unit_length) {
+      return Problem{v1::DEAD_LETTER_REASON_FIELD_TOO_LONG,
+                     absl::StrCat("has a unit ", metric.unit().size(), " bytes long; the limit is ",
+                                  limits_.max_unit_length)};
+    }
+    return std::nullopt;
+  }
+
   void MapMetric(MetricContext& m) {
     const pm::Metric& metric = *m.metric;
     switch (metric.data_case()) {
@@ -99,23 +148,25 @@ class Mapper {
   }
 
   // Starts a point: counts it, computes its tags and key. Returns false when the point is done
-  // already (refused for its resource's missing service.name).
+  // already (refused for its resource's or its metric's problem).
   template <typename Point>
   bool Begin(const MetricContext& m, const Attributes& attributes, uint64_t start, uint64_t time,
              const Point& p) {
     ++out_->points;
-    AttributesToTags(attributes, &tags_);
-    series_ = SeriesId(m.scope_prefix, m.metric->name(), m.kind, tags_);
-    key_.client_id = absl::StrCat(kClientIdPrefix, WithStart(series_, start).Hex());
     // 0 is not a valid sequence; such a point is refused as too old by validation anyway.
     key_.sequence = time == 0 ? 1 : time;
     key_.event_index = 0;
-    if (!has_service_) {
-      Reject(m, p, v1::DEAD_LETTER_REASON_MISSING_SERVICE_NAME,
-             "comes from a resource without the service.name attribute; set it (e.g. "
-             "OTEL_SERVICE_NAME) so its points have a service_id");
+    const std::optional<Problem>& problem = resource_problem_ ? resource_problem_ : metric_problem_;
+    if (problem.has_value()) {
+      // Keyed by the scope alone: a refused point is never counted, so its key only has to be
+      // stable, and hashing a megabyte-long name per point is what the refusal avoids.
+      key_.client_id = absl::StrCat(kClientIdPrefix, WithStart(m.scope, start).Hex());
+      Reject(m, p, problem->reason, problem->why);
       return false;
     }
+    AttributesToTags(attributes, &tags_);
+    series_ = SeriesId(m.scope, m.metric->name(), m.kind, tags_);
+    key_.client_id = absl::StrCat(kClientIdPrefix, WithStart(series_, start).Hex());
     return true;
   }
 
@@ -191,7 +242,7 @@ class Mapper {
                     "has a data point without a value (neither as_double nor as_int)");
     }
     const double value = NumberValue(p);
-    if (!(value == value)) {  // NaN: let validation refuse it, without touching the state
+    if (!std::isfinite(value)) {  // let validation refuse it, without touching the state
       Emit(m, p.time_unix_nano(), type).set_value(value);
       return;
     }
@@ -286,9 +337,11 @@ class Mapper {
     *b->mutable_negative_counts() = p.negative().bucket_counts();
   }
 
+  const events::ValidationLimits& limits_;
   CumulativeTracker* const tracker_;
   MappedExport* const out_;
-  bool has_service_ = false;
+  std::optional<Problem> resource_problem_;
+  std::optional<Problem> metric_problem_;
   // The current point's.
   Tags tags_;
   ContentId series_;
@@ -323,11 +376,23 @@ const char* SkipLabel(Skip skip) {
   return "unknown";
 }
 
-MappedExport MapExport(const ExportRequest& request, CumulativeTracker* tracker) {
+MappedExport MapExport(const ExportRequest& request, const events::ValidationLimits& limits,
+                       CumulativeTracker* tracker) {
   MappedExport out;
   out.events.reserve(CountDataPoints(request));  // most points become events
-  Mapper(tracker, &out).Map(request);
+  Mapper(limits, tracker, &out).Map(request);
   return out;
+}
+
+size_t CountContainers(const ExportRequest& request) {
+  size_t n = static_cast<size_t>(request.resource_metrics_size());
+  for (const pm::ResourceMetrics& rm : request.resource_metrics()) {
+    n += static_cast<size_t>(rm.scope_metrics_size());
+    for (const pm::ScopeMetrics& sm : rm.scope_metrics()) {
+      n += static_cast<size_t>(sm.metrics_size());
+    }
+  }
+  return n;
 }
 
 size_t CountDataPoints(const ExportRequest& request) {

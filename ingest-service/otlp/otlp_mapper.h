@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "ingest-service/otlp/cumulative_tracker.h"
 #include "lib/events/idempotency_key.h"
+#include "lib/events/validation.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "streammetrics/v1/dead_letter.pb.h"
 #include "streammetrics/v1/metric_event.pb.h"
@@ -73,11 +74,20 @@ struct MappedExport {
 // its metric.
 std::string QuotedMetric(absl::string_view name);
 
-// Maps every point of `request`, in order. Cumulative monotonic sums go through `tracker`.
-MappedExport MapExport(const ExportRequest& request, CumulativeTracker* tracker);
+// Maps every point of `request`, in order. Cumulative monotonic sums go through `tracker`. The
+// resource's service.name and instance and each metric's name and unit are checked against
+// `limits` once, before any point copies them: a point of a resource or metric that breaks one is
+// refused (FIELD_TOO_LONG), as are the points of a resource without service.name
+// (MISSING_SERVICE_NAME). Everything else is validated later, per event (otlp_records.h).
+MappedExport MapExport(const ExportRequest& request, const events::ValidationLimits& limits,
+                       CumulativeTracker* tracker);
 
 // The number of data points in `request`, of every kind (the per-export limit counts these).
 size_t CountDataPoints(const ExportRequest& request);
+
+// The number of resources, scopes and metrics in `request`: each costs a digest or a check even
+// without points, so the per-export limit bounds them too.
+size_t CountContainers(const ExportRequest& request);
 
 }  // namespace streammetrics::ingest::otlp
 

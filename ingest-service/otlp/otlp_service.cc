@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "ingest-service/ingest_service.h"
@@ -49,22 +50,52 @@ absl::Status ParseExport(const grpc::ByteBuffer& bytes, ExportRequest* request) 
       absl::StrCat("the ExportMetricsServiceRequest does not parse: ", why, "; fix the exporter"));
 }
 
-// One export from admission to answer. Owned by shared_ptrs: the call's own until it hands the
-// records to the sink, then the delivery callback's (or the budget waiter's weak one). The
-// export slot is released just before the answer is sent.
-class ExportCall : public std::enable_shared_from_this<ExportCall> {
+// One export from admission to answer: the call's reactor. It owns itself through self_ (set by
+// Start, dropped in OnDone); the delivery callback holds a shared_ptr too, so the call outlives
+// it, and the budget waiter a weak one. State moves under mu_: kMapping (Run), kParked (waiting for
+// budget room), kSent (handed to the sink), kAnswered. Exactly one path answers: the first to move
+// the state to kAnswered. The export slot is released just before the answer is sent.
+class ExportCall final : public grpc::ServerUnaryReactor {
  public:
   ExportCall(const OtlpDeps& deps, grpc::CallbackServerContext* context, grpc::ByteBuffer* response,
              std::string caller, security::CallerSlots::Slot slot)
       : deps_(deps),
         context_(context),
-        reactor_(context->DefaultReactor()),
         response_(response),
         caller_(std::move(caller)),
         slot_(std::move(slot)),
         received_(deps.ingest.clock->Now()) {}
 
-  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+  // Takes ownership of itself and handles the request. Call once, right after construction.
+  void Start(std::shared_ptr<ExportCall> self, const grpc::ByteBuffer& bytes) {
+    {
+      absl::MutexLock lock(&mu_);
+      self_ = std::move(self);
+    }
+    Run(bytes);
+  }
+
+  // A parked export is answered at once (nothing was sent); one handed to Kafka is answered by
+  // its delivery as usual.
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ != State::kParked) return;
+      state_ = State::kAnswered;
+    }
+    Finished(absl::CancelledError("the client cancelled the export while it waited for room"),
+             nullptr);
+  }
+
+  void OnDone() override {
+    // Last statement: may destroy `this` when no delivery callback holds it.
+    std::shared_ptr<ExportCall> keep;
+    absl::MutexLock lock(&mu_);
+    keep = std::move(self_);
+  }
+
+ private:
+  enum class State { kMapping, kParked, kSent, kAnswered };
 
   void Run(const grpc::ByteBuffer& bytes) {
     // Parsed onto an arena: an export of 500 points is thousands of small messages (attributes,
@@ -78,19 +109,21 @@ class ExportCall : public std::enable_shared_from_this<ExportCall> {
       return Answer(parsed, nullptr);
     }
     const size_t points = CountDataPoints(request);
-    if (points > deps_.max_points_per_export) {
-      return Answer(absl::InvalidArgumentError(absl::StrCat(
-                        "the export holds ", points, " data points; the limit is ",
-                        deps_.max_points_per_export,
-                        " per export: lower the exporter's batch size (e.g. the Collector's "
-                        "send_batch_max_size)")),
-                    nullptr);
+    const size_t containers = CountContainers(request);
+    if (points > deps_.max_points_per_export || containers > deps_.max_points_per_export) {
+      return Answer(
+          absl::InvalidArgumentError(absl::StrCat(
+              "the export holds ", points, " data points in ", containers,
+              " resources, scopes and metrics; the limit is ", deps_.max_points_per_export,
+              " of each per export: lower the exporter's batch size (e.g. the "
+              "Collector's send_batch_max_size)")),
+          nullptr);
     }
     if (deps_.ingest.rate->enabled()) {
       deps_.ingest.rate->Reserve(caller_, static_cast<double>(points));
     }
     deps_.ingest.metrics->ForCaller(caller_).events->Increment(static_cast<double>(points));
-    MappedExport mapped = MapExport(request, deps_.tracker);
+    MappedExport mapped = MapExport(request, deps_.ingest.limits, deps_.tracker);
     points_ = mapped.points;
     prepared_ = PrepareExport(mapped, deps_.ingest.limits, deps_.ingest.topics, caller_,
                               deps_.ingest.clock->Now());
@@ -100,24 +133,41 @@ class ExportCall : public std::enable_shared_from_this<ExportCall> {
       deps_.ingest.metrics->EventRejected(r.reason());
     }
     if (prepared_.records.empty()) return Answer(absl::OkStatus(), nullptr);
-    if (!deps_.ingest.budget->HasRoom()) {
-      // The waiter holds a weak pointer (waiters are never unregistered); parked_self_ keeps the
-      // call alive until it runs. Set first: the waiter may run on another thread at once.
-      parked_self_ = shared_from_this();
-      std::weak_ptr<ExportCall> weak = weak_from_this();
+    SendWhenRoom();
+  }
+
+  // Sends now if the process budget has room, else parks until it has and looks again then:
+  // every parked export is woken at once, and each must find room of its own, or together they
+  // would overshoot the budget.
+  void SendWhenRoom() {
+    for (;;) {
+      if (deps_.ingest.budget->HasRoom()) return Send();
+      std::weak_ptr<ExportCall> weak;
+      {
+        absl::MutexLock lock(&mu_);
+        if (state_ == State::kAnswered) return;  // cancelled while parked
+        state_ = State::kParked;
+        weak = self_;
+      }
+      // Waiters are never unregistered, so the waiter holds a weak pointer; self_ keeps the call
+      // alive until it is done.
       if (deps_.ingest.budget->CallWhenRoom([weak] {
-            if (auto self = weak.lock()) self->Send();
+            if (auto self = weak.lock()) self->SendWhenRoom();
           })) {
         return;
       }
+      // Room appeared in between: look again.
     }
-    Send();
   }
 
- private:
   void Send() {
-    std::shared_ptr<ExportCall> self = shared_from_this();
-    parked_self_.reset();
+    std::shared_ptr<ExportCall> self;
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ == State::kAnswered) return;  // cancelled while parked: answered already
+      state_ = State::kSent;
+      self = self_;
+    }
     if (context_->IsCancelled()) {
       return Answer(absl::CancelledError("the client cancelled the export before it was sent"),
                     nullptr);
@@ -169,7 +219,18 @@ class ExportCall : public std::enable_shared_from_this<ExportCall> {
     Answer(absl::OkStatus(), &response);
   }
 
+  // Answers unless another path did (a cancel while parked).
   void Answer(const absl::Status& status, const ExportResponse* response) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ == State::kAnswered) return;
+      state_ = State::kAnswered;
+    }
+    Finished(status, response);
+  }
+
+  // Sends the answer. Called once, by whoever moved the state to kAnswered.
+  void Finished(const absl::Status& status, const ExportResponse* response) {
     if (status.ok()) {
       const std::string bytes = response == nullptr ? "" : response->SerializeAsString();
       grpc::Slice slice(bytes);
@@ -180,20 +241,21 @@ class ExportCall : public std::enable_shared_from_this<ExportCall> {
     // Freed before the answer leaves: a client that sends its next export as soon as it has
     // this answer must find the slot free, or a caller at its limit would be refused at random.
     slot_.Release();
-    reactor_->Finish(answer);
+    Finish(answer);
   }
 
   const OtlpDeps& deps_;
   grpc::CallbackServerContext* const context_;
-  grpc::ServerUnaryReactor* const reactor_;
-  grpc::ByteBuffer* const response_;  // owned by gRPC, valid until the call is done
+  grpc::ByteBuffer* const response_;  // owned by gRPC, valid until OnDone
   const std::string caller_;
   security::CallerSlots::Slot slot_;
   const absl::Time received_;
   absl::Time sent_at_;
   size_t points_ = 0;
   PreparedExport prepared_;
-  std::shared_ptr<ExportCall> parked_self_;
+  absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kMapping;
+  std::shared_ptr<ExportCall> self_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -230,8 +292,9 @@ grpc::ServerUnaryReactor* OtlpMetricsService::Export(grpc::CallbackServerContext
   }
   auto call =
       std::make_shared<ExportCall>(deps_, context, response, *std::move(caller), std::move(slot));
-  grpc::ServerUnaryReactor* reactor = call->reactor();
-  call->Run(*request);
+  ExportCall* reactor = call.get();
+  // The call may be answered before Start returns; gRPC runs OnDone only after this returns it.
+  reactor->Start(std::move(call), *request);
   return reactor;
 }
 

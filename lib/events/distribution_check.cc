@@ -1,6 +1,7 @@
 // Distribution validation (contract in distribution_check.h).
 #include "lib/events/distribution_check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -124,6 +125,16 @@ std::optional<EventViolation> CheckDistribution(const v1::MetricEvent& event, si
   if (auto v = CheckNumber("max", d.max())) return v;
   if (d.min() > d.max()) {
     return Invalid(absl::StrCat("distribution.min is ", d.min(), ", above max ", d.max()));
+  }
+  // count values in [min, max] sum to within [count * min, count * max]; the slack covers the
+  // rounding of a sum of many doubles (far below 1e-9 of it for any realistic count).
+  const double n = static_cast<double>(d.count());
+  const double lo = n * d.min();
+  const double hi = n * d.max();
+  const double slack = 1e-9 * std::max({std::abs(lo), std::abs(hi), 1.0});
+  if (d.sum() < lo - slack || d.sum() > hi + slack) {
+    return Invalid(absl::StrCat("distribution.sum is ", d.sum(), ", outside count * [min, max] = [",
+                                lo, ", ", hi, "]"));
   }
   uint64_t total = 0;
   switch (d.buckets_case()) {

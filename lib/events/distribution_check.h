@@ -20,7 +20,8 @@ inline constexpr int kMaxExponentialScale = 20;
 // Returns nullopt when event.distribution() is consistent, else the first problem, checking in
 // this order: metric_type is METRIC_TYPE_CUSTOM_HISTOGRAM and value is 0 (INVALID_DISTRIBUTION);
 // count >= 1; sum, min and max finite (NON_FINITE_VALUE) and of magnitude at most kMaxAbsValue
-// (VALUE_OUT_OF_RANGE); min <= max; one bucket form set; for exponential buckets the scale in
+// (VALUE_OUT_OF_RANGE); min <= max; sum within count * [min, max] (a relative slack of 1e-9 for
+// rounding); one bucket form set; for exponential buckets the scale in
 // [kMinExponentialScale, kMaxExponentialScale], zero_threshold finite and >= 0, bucket indexes
 // within int32; for explicit bounds, finite and strictly increasing with one count more than
 // bounds; at most `max_buckets` buckets in all; bucket counts (zero_count included) summing to

@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ExportRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   static CumulativeTracker* tracker = new CumulativeTracker(64);
-  MappedExport mapped = MapExport(request, tracker);
+  MappedExport mapped = MapExport(request, events::ValidationLimits{}, tracker);
   Check(tracker->size() <= 64);
   uint64_t skipped = 0;
   for (uint64_t s : mapped.skipped) skipped += s;

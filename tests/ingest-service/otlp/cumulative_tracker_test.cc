@@ -38,6 +38,30 @@ TEST(CumulativeTrackerTest, ARepeatAfterABaselineYieldsNothing) {
   EXPECT_EQ(r.delta, 3);
 }
 
+TEST(CumulativeTrackerTest, TheLastFewPointsYieldTheirDeltasAgainAfterLaterOnes) {
+  CumulativeTracker t(1);
+  const ContentId a{2, 2};
+  EXPECT_EQ(t.Observe(a, {1, 10, 5}).outcome, Outcome::kBaseline);
+  for (uint64_t time = 11; time <= 15; ++time) {
+    EXPECT_EQ(t.Observe(a, {1, time, 5.0 + 2 * static_cast<double>(time - 10)}).outcome,
+              Outcome::kDelta);
+  }
+  // An export of t12 whose record Kafka lost, resent after t13..t15 arrived: yielded again.
+  for (uint64_t time : {12, 13, 14, 15}) {
+    const CumulativeTracker::Result r = t.Observe(a, {1, time, 5.0 + 2 * (time - 10.0)});
+    EXPECT_EQ(r.outcome, Outcome::kRepeat) << time;
+    EXPECT_EQ(r.delta, 2) << time;
+  }
+  // Older than the kRemembered last points: ignored.
+  EXPECT_EQ(t.Observe(a, {1, 11, 7}).outcome, Outcome::kStale);
+  // A restart forgets the old life's points.
+  EXPECT_EQ(t.Observe(a, {20, 21, 4}).outcome, Outcome::kRestart);
+  EXPECT_EQ(t.Observe(a, {1, 15, 15}).outcome, Outcome::kStale);
+  const CumulativeTracker::Result again = t.Observe(a, {20, 21, 4});
+  EXPECT_EQ(again.outcome, Outcome::kRepeat);
+  EXPECT_EQ(again.delta, 4);
+}
+
 TEST(CumulativeTrackerTest, ZeroMaxSeriesActsAsOne) {
   CumulativeTracker t(0);
   EXPECT_EQ(t.Observe({0, 1}, {1, 10, 5}).outcome, Outcome::kBaseline);

@@ -30,7 +30,7 @@ size_t Skipped(const MappedExport& m, Skip s) { return m.skipped[static_cast<siz
 
 class OtlpMapperTest : public ::testing::Test {
  protected:
-  MappedExport Map(const ExportRequest& request) { return MapExport(request, &tracker_); }
+  MappedExport Map(const ExportRequest& request) { return MapExport(request, {}, &tracker_); }
   CumulativeTracker tracker_{1000};
 };
 
@@ -283,7 +283,7 @@ TEST_F(OtlpMapperTest, NanPassesToValidationWithoutTouchingCumulativeState) {
 TEST_F(OtlpMapperTest, KeysComeFromContentAlone) {
   auto key_of = [](const RequestBuilder& b) {
     CumulativeTracker tracker(10);
-    return MapExport(const_cast<RequestBuilder&>(b).request(), &tracker).events.at(0).key;
+    return MapExport(const_cast<RequestBuilder&>(b).request(), {}, &tracker).events.at(0).key;
   };
   RequestBuilder base;
   base.Gauge("g", kT, 1, {{"a", "1"}, {"b", "2"}});

@@ -30,7 +30,7 @@ TEST(OtlpRecordsTest, EventsAndBothKindsOfRefusal) {
   for (int i = 0; i < 17; ++i) many[absl::StrCat("k", i)] = "v";
   b.Gauge("wide", kT, 3, many);
   CumulativeTracker tracker(10);
-  MappedExport mapped = MapExport(b.request(), &tracker);
+  MappedExport mapped = MapExport(b.request(), {}, &tracker);
   const PreparedExport p = PrepareExport(mapped, {}, {}, "alice", kNow);
   ASSERT_EQ(p.records.size(), 3u);
   ASSERT_EQ(p.rejections.size(), 2u);

@@ -164,7 +164,7 @@ TEST_F(OtlpServiceTest, TooManyPointsIsInvalidArgument) {
   for (uint64_t i = 0; i < 3; ++i) b.Gauge("g", kT + i, 1);
   const Answer a = ExportAsync(b.request()).get();
   EXPECT_EQ(a.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(a.status.error_message(), HasSubstr("holds 3 data points; the limit is 2"));
+  EXPECT_THAT(a.status.error_message(), HasSubstr("holds 3 data points in 3 resources, scopes and metrics; the limit is 2"));
   EXPECT_EQ(sink_.PendingBatches(), 0u);
 }
 
@@ -228,17 +228,69 @@ TEST_F(OtlpServiceTest, WaitsForByteBudgetBeforeSending) {
   b.Gauge("g", kT, 1);
   sink_.SetAutoComplete(true);
   auto answer = ExportAsync(b.request());
-  // Mapped (counted) before it looks at the budget.
+  // Parked: its waiter is registered (so the release below is what sends it).
   for (const absl::Time deadline = absl::Now() + kWait;
-       otlp_metrics_.points("event") == 0 && absl::Now() < deadline;) {
+       budget_->waiters() == 0 && absl::Now() < deadline;) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  ASSERT_EQ(otlp_metrics_.points("event"), 1);
+  ASSERT_EQ(budget_->waiters(), 1u);
   EXPECT_EQ(sink_.Delivered().size(), 0u);
   EXPECT_FALSE(Answered(answer));
   budget_->Release(1000);
   EXPECT_TRUE(answer.get().status.ok());
   EXPECT_EQ(sink_.Delivered().size(), 1u);
+}
+
+TEST_F(OtlpServiceTest, ACancelledExportWaitingForRoomIsAnsweredAndSendsNothing) {
+  Start(10000, /*exports_per_caller=*/1, /*budget=*/1000);
+  budget_->Acquire(1000);
+  RequestBuilder b;
+  b.Gauge("g", kT, 1);
+  auto cancelled = std::async(std::launch::async, [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    collector::ExportMetricsServiceResponse response;
+    return stub_->Export(&ctx, b.request(), &response);
+  });
+  EXPECT_EQ(cancelled.get().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server saw the cancel and answered at once, before any room appeared.
+  for (const absl::Time deadline = absl::Now() + kWait;
+       otlp_metrics_.exports(grpc::StatusCode::CANCELLED) == 0 && absl::Now() < deadline;) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(otlp_metrics_.exports(grpc::StatusCode::CANCELLED), 1);
+  // Its slot is free (the caller's only one), and it sent nothing when room came.
+  budget_->Release(1000);
+  sink_.SetAutoComplete(true);
+  const grpc::Status next = ExportAsync(b.request()).get().status;
+  EXPECT_TRUE(next.ok()) << next.error_message();
+  EXPECT_EQ(sink_.Delivered().size(), 1u);
+}
+
+TEST_F(OtlpServiceTest, ParkedExportsWokenTogetherEachWaitForRoomOfTheirOwn) {
+  Start(10000, 0, /*budget=*/1);
+  budget_->Acquire(1);
+  RequestBuilder b;
+  b.Gauge("g", kT, 1);
+  auto first = ExportAsync(b.request());
+  RequestBuilder c;
+  c.Gauge("h", kT, 1);
+  auto second = ExportAsync(c.request());
+  for (const absl::Time deadline = absl::Now() + kWait;
+       budget_->waiters() < 2 && absl::Now() < deadline;) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(budget_->waiters(), 2u);
+  budget_->Release(1);
+  // One took the room; the other parked again until the first's delivery gave it back.
+  ASSERT_TRUE(sink_.AwaitPending(1, kWait));
+  EXPECT_EQ(sink_.PendingBatches(), 1u);
+  EXPECT_EQ(budget_->waiters(), 1u);
+  // The first's delivery gives the room back, and the second goes.
+  sink_.SetAutoComplete(true);
+  EXPECT_TRUE(first.get().status.ok());
+  EXPECT_TRUE(second.get().status.ok());
+  EXPECT_EQ(sink_.Delivered().size(), 2u);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ v1::MetricEvent ExplicitEvent() {
   v1::Distribution* d = e.mutable_distribution();
   d->set_min(0.5);
   d->set_max(80);
+  d->set_sum(150);
   v1::ExplicitBuckets* b = d->mutable_explicit_bounds();
   for (double bound : {1.0, 10.0, 100.0}) b->add_bounds(bound);
   for (uint64_t count : {1, 6, 3, 0}) b->add_counts(count);
@@ -90,6 +91,14 @@ TEST(DistributionCheckTest, CountSumMinMax) {
   e = ExponentialEvent();
   e.mutable_distribution()->clear_exponential();
   EXPECT_THAT(Validate(e), Rejects(kInvalid, "has no buckets"));
+  // 10 values in [-1.1, 2.3] sum to within [-11, 23].
+  e = ExponentialEvent();
+  e.mutable_distribution()->set_sum(23.5);
+  EXPECT_THAT(Validate(e), Rejects(kInvalid,
+                                   "distribution.sum is 23.5, outside count * [min, "
+                                   "max] = [-11, 23]"));
+  e.mutable_distribution()->set_sum(-11);
+  EXPECT_THAT(Validate(e), IsValid());
 }
 
 TEST(DistributionCheckTest, ExponentialRules) {
