@@ -164,7 +164,8 @@ TEST_F(OtlpServiceTest, TooManyPointsIsInvalidArgument) {
   for (uint64_t i = 0; i < 3; ++i) b.Gauge("g", kT + i, 1);
   const Answer a = ExportAsync(b.request()).get();
   EXPECT_EQ(a.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(a.status.error_message(), HasSubstr("holds 3 data points in 3 resources, scopes and metrics; the limit is 2"));
+  EXPECT_THAT(a.status.error_message(),
+              HasSubstr("holds 3 data points in 3 resources, scopes and metrics; the limit is 2"));
   EXPECT_EQ(sink_.PendingBatches(), 0u);
 }
 
