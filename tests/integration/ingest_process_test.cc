@@ -27,6 +27,7 @@ class IngestProcessTest : public ::testing::Test {
     ASSERT_TRUE(events_.ok()) << events_.status();
     ASSERT_TRUE(dead_letters_.ok()) << dead_letters_.status();
     config_.listen_address = "127.0.0.1:0";
+    config_.otlp_address = "127.0.0.1:0";
     config_.metrics_address = absl::StrCat("127.0.0.1:", streammetrics::testing::FreePort());
     config_.kafka.bootstrap_servers = streammetrics::testing::KafkaBootstrap();
     config_.topics = {events_.name(), dead_letters_.name()};

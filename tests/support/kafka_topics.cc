@@ -1,5 +1,7 @@
 #include "tests/support/kafka_topics.h"
 
+#include <unistd.h>
+
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
@@ -54,7 +56,10 @@ ScopedTopic::ScopedTopic(const std::string& prefix, int partitions,
                          const std::map<std::string, std::string>& configs)
     : partitions_(partitions) {
   static std::atomic<int> counter{0};
-  name_ = absl::StrCat(prefix, "-", absl::ToUnixMillis(absl::Now()), "-", counter.fetch_add(1));
+  // The pid too: ctest runs each test in a process of its own, and two of one fixture can start
+  // in the same millisecond; with the same name, one would delete the other's topic.
+  name_ = absl::StrCat(prefix, "-", getpid(), "-", absl::ToUnixMillis(absl::Now()), "-",
+                       counter.fetch_add(1));
   auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()}});
   auto admin = conf.ok() ? kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(*conf))
                          : absl::StatusOr<kafka::HandlePtr>(conf.status());
