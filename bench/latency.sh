@@ -5,12 +5,9 @@
 # Part 1, latency. For each configuration, a scratch ingest service of this build (its own topic,
 # laid out like metrics-events, so the stack's aggregator stays idle) is driven unpaced for its
 # maximum M, then paced at 5, 25, 50 and 80 % of M and at 5,000 events/s:
-#   before  the settings of 2026-12-01: producer socket timeouts at librdkafka's defaults (60 s,
-#           30 s), client batch delay 50 ms, one producer (linger 50 ms);
-#   single  the shipped defaults but one producer (--kafka_quick_linger=0), client batch delay
-#           5 ms: what shipped until the light-load producer came;
-#   now     the shipped defaults (light-load producer at linger 20 ms under 15,000 records/s),
-#           client batch delay 5 ms.
+#   before  the settings this replaced: producer socket timeouts at librdkafka's defaults (60 s,
+#           30 s), client batch delay 50 ms;
+#   now     the shipped defaults, client batch delay 5 ms.
 # Client latency: streammetrics-loadgen, per event, from its intended send time to its ack.
 # Server latency: the ingest's streammetrics_ingest_batch_latency_seconds{stage="answer"}, per
 # batch, from read to answer; quantiles interpolated inside the histogram's buckets. At 80 %:
@@ -62,16 +59,13 @@ cleanup() {  # idempotent; also continues broker 2 should the script stop mid-fa
 }
 trap cleanup EXIT
 
-start_scratch() {  # label kafka_properties [flags...]
+start_scratch() {  # label kafka_properties
   require_free_port latency "$scratch_port"
-  local label="$1" props="$2"
-  shift 2
   "$ingest_bin" --ingest_address="$H:$scratch_port" --ingest_metrics_address="$H:$scratch_metrics_port" \
-    --otlp_address= --events_topic="$scratch" --kafka_properties="$props" "$@" \
-    >"$out/ingest-$label.log" 2>&1 &
+    --otlp_address= --events_topic="$scratch" --kafka_properties="$2" >"$out/ingest-$1.log" 2>&1 &
   scratch_pid=$!
-  wait_until "the scratch ingest service" "$out/ingest-$label.log" 60 \
-    grep -q "event=ingest_serving" "$out/ingest-$label.log"
+  wait_until "the scratch ingest service" "$out/ingest-$1.log" 60 \
+    grep -q "event=ingest_serving" "$out/ingest-$1.log"
 }
 stop_scratch() {
   kill "$scratch_pid" && wait "$scratch_pid" || true
@@ -150,14 +144,9 @@ measure() {  # config delay label rate
 
 before_props="socket.timeout.ms=60000,socket.connection.setup.timeout.ms=30000"
 max_rates=""
-for config in before single now; do
-  flags=()
-  case "$config" in
-    before) props="$before_props" delay=50ms flags=(--kafka_quick_linger=0) ;;
-    single) props="" delay=5ms flags=(--kafka_quick_linger=0) ;;
-    now) props="" delay=5ms ;;
-  esac
-  start_scratch "$config" "$props" "${flags[@]}"
+for config in before now; do
+  if [ "$config" = before ]; then props="$before_props" delay=50ms; else props="" delay=5ms; fi
+  start_scratch "$config" "$props"
   sm_log "$config: maximum rate, unpaced, ${secs}s"
   run_loadgen "$config-max" "$H:$scratch_port" 0 "$delay" --duration="${secs}s" ||
     sm_log "$config-max: the load generator reported problems"
@@ -184,12 +173,13 @@ timeline_gaps() {  # log from to: seconds in (from, to] with acks under 10 % of 
 }
 # stall_broker: broker 2 stopped with SIGSTOP for $stall seconds, $fault_at seconds from now.
 stall_broker() {
-  stall_broker
+  sleep "$fault_at" && "$root/deploy/local/kafka-node.sh" pause 2 && sleep "$stall" &&
+    "$root/deploy/local/kafka-node.sh" resume 2
 }
 fault_at=20
 stall=20
 sm_log "faults: broker 2 stopped for ${stall}s under the old socket timeouts (scratch ingest)"
-start_scratch stall-before "$before_props" --kafka_quick_linger=0
+start_scratch stall-before "$before_props"
 stall_broker >"$out/inject-stall-before.log" 2>&1 &
 fault_pid=$!
 run_loadgen stall-before "$H:$scratch_port" "$goal_rate" 5ms --duration=60s ||
@@ -274,8 +264,6 @@ set title "Ack latency by load (% of the configuration's maximum)"
 set xlabel "load, % of max"; set ylabel "ms"; set logscale y
 plot "$out/latency.dat" using (strcol(1) eq "before" ? \$2 : 1/0):3 with linespoints title "before, client p50", \
      "" using (strcol(1) eq "before" ? \$2 : 1/0):4 with linespoints title "before, client p99", \
-     "" using (strcol(1) eq "single" ? \$2 : 1/0):3 with linespoints title "single, client p50", \
-     "" using (strcol(1) eq "single" ? \$2 : 1/0):4 with linespoints title "single, client p99", \
      "" using (strcol(1) eq "now" ? \$2 : 1/0):3 with linespoints title "now, client p50", \
      "" using (strcol(1) eq "now" ? \$2 : 1/0):4 with linespoints title "now, client p99", \
      "" using (strcol(1) eq "now" ? \$2 : 1/0):5 with linespoints title "now, server p50", \

@@ -22,12 +22,6 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
                 "settings: docs/security.md)");
   loader.Duration("kafka_message_timeout", &c.kafka.message_timeout,
                   "How long a record may wait for Kafka before its batch fails.");
-  loader.Duration("kafka_quick_linger", &c.kafka_quick_linger,
-                  "Linger of the producer used at light load (0: one producer only).");
-  loader.Double("kafka_quick_below", &c.kafka_quick_below,
-                "Records per second under which batches use the quick producer.");
-  loader.Double("kafka_bulk_above", &c.kafka_bulk_above,
-                "Records per second at which batches go back to the main producer.");
   loader.Bool("kafka_check_topics", &c.kafka.check_topics,
               "Verify at start that the topics exist with the expected layout.");
   loader.Bytes("process_bytes_limit", &c.process_bytes_limit,
@@ -75,11 +69,6 @@ absl::StatusOr<IngestConfig> LoadIngestConfig(int argc, const char* const* argv)
              "Cumulative OTLP sum series remembered to compute increases.");
   RETURN_IF_ERROR(loader.Load(argc, argv));
 
-  if (c.kafka_quick_linger < absl::ZeroDuration() || c.kafka_quick_below < 0 ||
-      c.kafka_quick_below > c.kafka_bulk_above) {
-    return absl::InvalidArgumentError(
-        "kafka_quick_linger must be >= 0 and 0 <= kafka_quick_below <= kafka_bulk_above");
-  }
   if (otlp_points < 1 || otlp_exports < 0 || otlp_exports_per_caller < 0 || otlp_series < 1) {
     return absl::InvalidArgumentError(
         "otlp_max_points_per_export and otlp_cumulative_series must be >= 1, otlp_max_exports "

@@ -28,14 +28,6 @@ struct IngestConfig {
   // Kafka producer and pass-through librdkafka properties. Its `topics` need not be set: the
   // IngestProcess checks `topics` at start.
   kafka::KafkaSinkConfig kafka;
-  // Latency that follows the load (docs/latency.md): batches go to a second producer whose
-  // linger is `kafka_quick_linger` while this instance sends fewer than `kafka_quick_below`
-  // records a second, and back to the main producer (linger 50 ms, fewer larger requests) at
-  // `kafka_bulk_above`. Zero: one producer only. A linger.ms in --kafka_properties applies to
-  // both.
-  absl::Duration kafka_quick_linger = absl::Milliseconds(20);
-  double kafka_quick_below = 15000;
-  double kafka_bulk_above = 20000;
   // Validation limits (docs/contract.md).
   events::ValidationLimits limits;
   // Bytes in flight (read, not yet confirmed by Kafka) over all streams before streams stop

@@ -130,13 +130,6 @@ IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
            .Register(r)
            .Add({});
   serving_->Set(1);
-  quick_producer_ = &BuildGauge()
-                         .Name("streammetrics_ingest_quick_producer")
-                         .Help(
-                             "1 while batches go to the light-load producer (short linger), 0 "
-                             "while they go to the main one (--kafka_quick_below/_bulk_above).")
-                         .Register(r)
-                         .Add({});
   auto& refused = BuildCounter()
                       .Name("streammetrics_ingest_streams_refused_total")
                       .Help(

@@ -57,8 +57,6 @@ class IngestMetrics {
   void SetBytesInFlight(size_t bytes) { bytes_in_flight_->Set(static_cast<double>(bytes)); }
   void SetQueueDepth(size_t records) { queue_depth_->Set(static_cast<double>(records)); }
   void SetServing(bool serving) { serving_->Set(serving ? 1 : 0); }
-  // Whether batches go to the light-load (short linger) producer (docs/latency.md).
-  void SetQuickProducer(bool quick) { quick_producer_->Set(quick ? 1 : 0); }
 
   // Why a stream was refused at open after authentication (authentication refusals are counted
   // by the CallGuard).
@@ -117,7 +115,6 @@ class IngestMetrics {
   prometheus::Gauge* bytes_in_flight_;
   prometheus::Gauge* queue_depth_;
   prometheus::Gauge* serving_;
-  prometheus::Gauge* quick_producer_;
   std::array<prometheus::Counter*, 3> streams_refused_{};
   prometheus::Family<prometheus::Counter>* caller_events_;
   prometheus::Family<prometheus::Gauge>* caller_streams_;

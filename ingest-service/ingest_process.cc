@@ -1,7 +1,6 @@
 // IngestProcess: see ingest_process.h.
 #include "ingest-service/ingest_process.h"
 
-#include <algorithm>
 #include <atomic>
 #include <string>
 #include <utility>
@@ -19,7 +18,6 @@
 #include "lib/common/log.h"
 #include "lib/common/metrics_server.h"
 #include "lib/common/status_macros.h"
-#include "lib/kafka/adaptive_record_sink.h"
 #include "lib/kafka/kafka_record_sink.h"
 #include "lib/security/call_guard.h"
 #include "lib/security/caller_limits.h"
@@ -39,12 +37,6 @@ struct IngestProcess::Parts {
   // Set once the server runs; the sink's health hook may fire on its delivery thread before.
   std::atomic<GrpcServer*> health{nullptr};
   std::unique_ptr<kafka::KafkaRecordSink> sink;
-  // The light-load producer and the sink that picks between the two (null: one producer only).
-  std::unique_ptr<kafka::KafkaRecordSink> quick_sink;
-  std::unique_ptr<kafka::AdaptiveRecordSink> adaptive;
-  // Health of each producer; the service serves while both are usable.
-  std::atomic<bool> bulk_ok{true};
-  std::atomic<bool> quick_ok{true};
   std::unique_ptr<ByteBudget> budget;
   std::unique_ptr<security::CallGuard> guard;
   std::unique_ptr<security::CallerSlots> streams;
@@ -73,51 +65,22 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
                           const kafka::Record& record, absl::Duration latency, bool ok) {
     metrics->Delivered(record.topic == dead_letter_topic, latency, ok);
   };
-  // One hook per producer: the service serves while both are usable.
-  auto health_hook = [parts = p.get()](std::atomic<bool>* mine, const char* producer) {
-    return [parts, mine, producer](bool serving, const std::string& reason) {
-      mine->store(serving);
-      const bool all = parts->bulk_ok.load() && parts->quick_ok.load();
-      parts->metrics.SetServing(all);
-      if (GrpcServer* server = parts->health.load()) server->SetServing(all);
-      if (GrpcServer* server = parts->otlp_health.load()) server->SetServing(all);
-      SM_LOG(Warn, "health_changed")
-          .Kv("producer", producer)
-          .Kv("serving", serving)
-          .Kv("reason", reason);
-    };
+  hooks.on_health = [parts = p.get()](bool serving, const std::string& reason) {
+    parts->metrics.SetServing(serving);
+    if (GrpcServer* server = parts->health.load()) server->SetServing(serving);
+    if (GrpcServer* server = parts->otlp_health.load()) server->SetServing(serving);
+    SM_LOG(Warn, "health_changed").Kv("serving", serving).Kv("reason", reason);
   };
   kafka::KafkaSinkConfig sink_config = c.kafka;
   sink_config.topics = {c.topics.events, c.topics.dead_letter};
   sink_config.largest_record_bytes = LargestRecordBytes(c.limits);
-  auto create = [&](kafka::KafkaSinkConfig sink_settings, std::atomic<bool>* ok,
-                    const char* name) -> absl::StatusOr<std::unique_ptr<kafka::KafkaRecordSink>> {
-    kafka::KafkaSinkHooks h = hooks;
-    h.on_health = health_hook(ok, name);
-    absl::StatusOr<std::unique_ptr<kafka::KafkaRecordSink>> sink =
-        kafka::KafkaRecordSink::Create(std::move(sink_settings), h);
-    if (!sink.ok()) {
-      return absl::Status(sink.status().code(), absl::StrCat("Kafka at ", c.kafka.bootstrap_servers,
-                                                             ": ", sink.status().message()));
-    }
-    return sink;
-  };
-  if (c.kafka_quick_linger > absl::ZeroDuration()) {
-    // The quick producer's linger comes first, so a linger.ms the operator set still wins.
-    kafka::KafkaSinkConfig quick_config = sink_config;
-    quick_config.extra_properties.insert(
-        quick_config.extra_properties.begin(),
-        {"linger.ms", std::to_string(absl::ToInt64Milliseconds(c.kafka_quick_linger))});
-    ASSIGN_OR_RETURN(p->quick_sink, create(std::move(quick_config), &p->quick_ok, "quick"));
+  absl::StatusOr<std::unique_ptr<kafka::KafkaRecordSink>> sink =
+      kafka::KafkaRecordSink::Create(std::move(sink_config), hooks);
+  if (!sink.ok()) {
+    return absl::Status(sink.status().code(), absl::StrCat("Kafka at ", c.kafka.bootstrap_servers,
+                                                           ": ", sink.status().message()));
   }
-  ASSIGN_OR_RETURN(p->sink, create(std::move(sink_config), &p->bulk_ok, "bulk"));
-  kafka::RecordSink* records = p->sink.get();
-  if (p->quick_sink != nullptr) {
-    p->adaptive = std::make_unique<kafka::AdaptiveRecordSink>(
-        p->quick_sink.get(), p->sink.get(), RealClock::Get(),
-        kafka::AdaptiveOptions{c.kafka_quick_below, c.kafka_bulk_above});
-    records = p->adaptive.get();
-  }
+  p->sink = *std::move(sink);
 
   p->budget = std::make_unique<ByteBudget>(c.process_bytes_limit);
   ASSIGN_OR_RETURN(p->guard, security::CallGuard::Create(c.security, *p->metrics.registry()));
@@ -128,7 +91,7 @@ absl::StatusOr<std::unique_ptr<IngestProcess>> IngestProcess::Start(IngestConfig
       c.caller_burst_events > 0 ? c.caller_burst_events : c.caller_events_per_second,
       RealClock::Get());
   IngestDeps deps;
-  deps.sink = records;
+  deps.sink = p->sink.get();
   deps.budget = p->budget.get();
   deps.clock = RealClock::Get();
   deps.metrics = &p->metrics;
@@ -205,10 +168,7 @@ int IngestProcess::otlp_port() const {
 }
 
 void IngestProcess::Supervise() {
-  parts_->metrics.SetQueueDepth(parts_->sink->QueueDepth() + (parts_->quick_sink != nullptr
-                                                                  ? parts_->quick_sink->QueueDepth()
-                                                                  : 0));
-  if (parts_->adaptive != nullptr) parts_->metrics.SetQuickProducer(parts_->adaptive->quick());
+  parts_->metrics.SetQueueDepth(parts_->sink->QueueDepth());
   parts_->metrics.SetBytesInFlight(parts_->budget->used());
   if (parts_->otlp_tracker != nullptr) {
     parts_->otlp_metrics->SampleTracker(parts_->otlp_tracker->size(),
@@ -229,12 +189,7 @@ absl::Status IngestProcess::Stop() {
   // would add the grace period twice.
   if (p.otlp_server != nullptr) p.otlp_server->Shutdown(p.config.shutdown_grace);
   p.server->Shutdown(p.config.shutdown_grace);
-  // Both producers flush within flush_timeout in all; the first failure is the one reported.
-  const absl::Time deadline = absl::Now() + p.config.flush_timeout;
-  absl::Status quick =
-      p.quick_sink != nullptr ? p.quick_sink->Close(p.config.flush_timeout) : absl::OkStatus();
-  stop_status_ = p.sink->Close(std::max(deadline - absl::Now(), absl::ZeroDuration()));
-  if (!quick.ok()) stop_status_ = quick;
+  stop_status_ = p.sink->Close(p.config.flush_timeout);
   if (stop_status_.ok()) {
     SM_LOG(Info, "ingest_stopped");
   } else {
