@@ -10,21 +10,27 @@
 
 namespace streammetrics::ingest {
 
-absl::Status ParseBatch(grpc::ByteBuffer* bytes, v1::MetricBatch* batch) {
+absl::Status ParseMessage(grpc::ByteBuffer* bytes, google::protobuf::Message* message,
+                          absl::string_view what, absl::string_view advice) {
   ProtobufLogCapture capture;  // protobuf names a field with invalid UTF-8 only in its log
   bool parsed = false;
   {
     grpc::ProtoBufferReader reader(bytes);
-    parsed = reader.status().ok() && batch->ParseFromZeroCopyStream(&reader);
+    parsed = reader.status().ok() && message->ParseFromZeroCopyStream(&reader);
   }
   bytes->Clear();
   if (parsed) return absl::OkStatus();
   std::string why(absl::StripAsciiWhitespace(capture.message()));
   if (why.empty()) {
-    why = "the bytes are not a MetricBatch (truncated, a wrong wire type, or not protobuf)";
+    why = absl::StrCat("the bytes are not a ", message->GetDescriptor()->name(),
+                       " (truncated, a wrong wire type, or not protobuf)");
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("the batch message does not parse: ", why, "; fix the sender and resend"));
+      absl::StrCat("the ", what, " does not parse: ", why, "; ", advice));
+}
+
+absl::Status ParseBatch(grpc::ByteBuffer* bytes, v1::MetricBatch* batch) {
+  return ParseMessage(bytes, batch, "batch message", "fix the sender and resend");
 }
 
 }  // namespace streammetrics::ingest

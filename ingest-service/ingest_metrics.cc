@@ -13,14 +13,14 @@ std::string Label(const std::string& enum_name, absl::string_view prefix) {
   return absl::AsciiStrToLower(v);
 }
 
+}  // namespace
+
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   // 0.5 ms .. ~16 s, doubling: covers a healthy cluster and a broker failover.
   prometheus::Histogram::BucketBoundaries b;
   for (double s = 0.0005; s < 20; s *= 2) b.push_back(s);
   return b;
 }
-
-}  // namespace
 
 IngestMetrics::IngestMetrics(std::shared_ptr<prometheus::Registry> registry)
     : registry_(std::move(registry)) {

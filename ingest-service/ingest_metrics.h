@@ -20,6 +20,9 @@
 
 namespace streammetrics::ingest {
 
+// The buckets of every latency histogram of the ingest service: 0.5 ms .. ~16 s, doubling.
+prometheus::Histogram::BucketBoundaries LatencyBuckets();
+
 class IngestMetrics {
  public:
   explicit IngestMetrics(

@@ -28,12 +28,17 @@ class RefusedReactor final : public Base {
 
 absl::Status Exhausted(grpc::CallbackServerContext* context, absl::Duration retry,
                        std::string message) {
-  const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(retry));
-  context->AddTrailingMetadata(kRetryAfterTrailer, std::to_string(ms));
+  const int64_t ms = AddRetryAfter(context, retry);
   return absl::ResourceExhaustedError(absl::StrCat(message, "; retry in ", ms, " ms"));
 }
 
 }  // namespace
+
+int64_t AddRetryAfter(grpc::CallbackServerContext* context, absl::Duration retry) {
+  const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(retry));
+  context->AddTrailingMetadata(kRetryAfterTrailer, std::to_string(ms));
+  return ms;
+}
 
 IngestServiceImpl::IngestServiceImpl(IngestDeps deps) : deps_(WithDefaults(deps, &defaults_)) {
   RouteProtobufLogs();  // ParseBatch learns why a batch does not parse through protobuf's log

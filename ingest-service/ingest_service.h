@@ -18,6 +18,10 @@ namespace streammetrics::ingest {
 // Trailer of a RESOURCE_EXHAUSTED refusal: milliseconds to wait before opening another stream.
 inline constexpr char kRetryAfterTrailer[] = "streammetrics-retry-after-ms";
 
+// Adds the kRetryAfterTrailer of `retry` (at least 1 ms) to the call; returns the milliseconds,
+// for the refusal's message. Both doors' refusals say when to come back this way.
+int64_t AddRetryAfter(grpc::CallbackServerContext* context, absl::Duration retry);
+
 // Both methods are raw (bytes in, bytes out): the reactors parse each batch themselves, so a
 // message that does not parse is answered (ParseBatch) instead of ending the stream in silence.
 class IngestServiceImpl final

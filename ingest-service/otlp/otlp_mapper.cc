@@ -205,16 +205,30 @@ class Mapper {
                                                          : p.as_double();
   }
 
+  // Starts a number point (Begin) and reads its value; nullopt when the point is done already:
+  // refused, flagged as holding no value, or without one.
+  std::optional<double> BeginNumber(const MetricContext& m, const pm::NumberDataPoint& p) {
+    if (!Begin(m, p.attributes(), p.start_time_unix_nano(), p.time_unix_nano(), p)) {
+      return std::nullopt;
+    }
+    if ((p.flags() & kNoRecordedValue) != 0) {
+      Skipped(Skip::kNoValue);
+      return std::nullopt;
+    }
+    if (p.value_case() == pm::NumberDataPoint::VALUE_NOT_SET) {
+      Reject(m, p, v1::DEAD_LETTER_REASON_UNSUPPORTED_POINT,
+             "has a data point without a value (neither as_double nor as_int)");
+      return std::nullopt;
+    }
+    return NumberValue(p);
+  }
+
   // A gauge point, a delta sum point, or a cumulative non-monotonic sum point (a level).
   void MapNumber(const MetricContext& m, const pm::NumberDataPoint& p, v1::MetricType type,
                  bool delta) {
-    if (!Begin(m, p.attributes(), p.start_time_unix_nano(), p.time_unix_nano(), p)) return;
-    if ((p.flags() & kNoRecordedValue) != 0) return Skipped(Skip::kNoValue);
-    if (p.value_case() == pm::NumberDataPoint::VALUE_NOT_SET) {
-      return Reject(m, p, v1::DEAD_LETTER_REASON_UNSUPPORTED_POINT,
-                    "has a data point without a value (neither as_double nor as_int)");
-    }
-    const double value = NumberValue(p);
+    const std::optional<double> read = BeginNumber(m, p);
+    if (!read.has_value()) return;
+    const double value = *read;
     if (delta && value == 0) return Skipped(Skip::kZeroDelta);
     Emit(m, p.time_unix_nano(), type).set_value(value);
   }
@@ -235,13 +249,9 @@ class Mapper {
         return Reject(m, p, v1::DEAD_LETTER_REASON_UNSUPPORTED_POINT,
                       "is a Sum without an aggregation temporality; set DELTA or CUMULATIVE");
     }
-    if (!Begin(m, p.attributes(), p.start_time_unix_nano(), p.time_unix_nano(), p)) return;
-    if ((p.flags() & kNoRecordedValue) != 0) return Skipped(Skip::kNoValue);
-    if (p.value_case() == pm::NumberDataPoint::VALUE_NOT_SET) {
-      return Reject(m, p, v1::DEAD_LETTER_REASON_UNSUPPORTED_POINT,
-                    "has a data point without a value (neither as_double nor as_int)");
-    }
-    const double value = NumberValue(p);
+    const std::optional<double> read = BeginNumber(m, p);
+    if (!read.has_value()) return;
+    const double value = *read;
     if (!std::isfinite(value)) {  // let validation refuse it, without touching the state
       Emit(m, p.time_unix_nano(), type).set_value(value);
       return;
@@ -348,6 +358,24 @@ class Mapper {
   events::IdempotencyKey key_;
 };
 
+size_t PointsOf(const pm::Metric& metric) {
+  switch (metric.data_case()) {
+    case pm::Metric::kGauge:
+      return static_cast<size_t>(metric.gauge().data_points_size());
+    case pm::Metric::kSum:
+      return static_cast<size_t>(metric.sum().data_points_size());
+    case pm::Metric::kHistogram:
+      return static_cast<size_t>(metric.histogram().data_points_size());
+    case pm::Metric::kExponentialHistogram:
+      return static_cast<size_t>(metric.exponential_histogram().data_points_size());
+    case pm::Metric::kSummary:
+      return static_cast<size_t>(metric.summary().data_points_size());
+    case pm::Metric::DATA_NOT_SET:
+      break;
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::string QuotedMetric(absl::string_view name) {
@@ -379,47 +407,20 @@ const char* SkipLabel(Skip skip) {
 MappedExport MapExport(const ExportRequest& request, const events::ValidationLimits& limits,
                        CumulativeTracker* tracker) {
   MappedExport out;
-  out.events.reserve(CountDataPoints(request));  // most points become events
+  // Most points become events. A walk over the metrics, not the points, so cheap beside mapping.
+  out.events.reserve(CountExport(request).points);
   Mapper(limits, tracker, &out).Map(request);
   return out;
 }
 
-size_t CountContainers(const ExportRequest& request) {
-  size_t n = static_cast<size_t>(request.resource_metrics_size());
+ExportCounts CountExport(const ExportRequest& request) {
+  ExportCounts n;
+  n.containers = static_cast<size_t>(request.resource_metrics_size());
   for (const pm::ResourceMetrics& rm : request.resource_metrics()) {
-    n += static_cast<size_t>(rm.scope_metrics_size());
+    n.containers += static_cast<size_t>(rm.scope_metrics_size());
     for (const pm::ScopeMetrics& sm : rm.scope_metrics()) {
-      n += static_cast<size_t>(sm.metrics_size());
-    }
-  }
-  return n;
-}
-
-size_t CountDataPoints(const ExportRequest& request) {
-  size_t n = 0;
-  for (const pm::ResourceMetrics& rm : request.resource_metrics()) {
-    for (const pm::ScopeMetrics& sm : rm.scope_metrics()) {
-      for (const pm::Metric& metric : sm.metrics()) {
-        switch (metric.data_case()) {
-          case pm::Metric::kGauge:
-            n += static_cast<size_t>(metric.gauge().data_points_size());
-            break;
-          case pm::Metric::kSum:
-            n += static_cast<size_t>(metric.sum().data_points_size());
-            break;
-          case pm::Metric::kHistogram:
-            n += static_cast<size_t>(metric.histogram().data_points_size());
-            break;
-          case pm::Metric::kExponentialHistogram:
-            n += static_cast<size_t>(metric.exponential_histogram().data_points_size());
-            break;
-          case pm::Metric::kSummary:
-            n += static_cast<size_t>(metric.summary().data_points_size());
-            break;
-          case pm::Metric::DATA_NOT_SET:
-            break;
-        }
-      }
+      n.containers += static_cast<size_t>(sm.metrics_size());
+      for (const pm::Metric& metric : sm.metrics()) n.points += PointsOf(metric);
     }
   }
   return n;

@@ -82,12 +82,16 @@ std::string QuotedMetric(absl::string_view name);
 MappedExport MapExport(const ExportRequest& request, const events::ValidationLimits& limits,
                        CumulativeTracker* tracker);
 
-// The number of data points in `request`, of every kind (the per-export limit counts these).
-size_t CountDataPoints(const ExportRequest& request);
+struct ExportCounts {
+  // Data points of every kind.
+  size_t points = 0;
+  // Resources, scopes and metrics: each costs a digest or a check even without points, so the
+  // per-export limit bounds them too.
+  size_t containers = 0;
+};
 
-// The number of resources, scopes and metrics in `request`: each costs a digest or a check even
-// without points, so the per-export limit bounds them too.
-size_t CountContainers(const ExportRequest& request);
+// What `request` holds, counted in one walk over its metrics (the per-export limit counts these).
+ExportCounts CountExport(const ExportRequest& request);
 
 }  // namespace streammetrics::ingest::otlp
 

@@ -1,17 +1,11 @@
 // OtlpMetrics (contract in otlp_metrics.h).
 #include "ingest-service/otlp/otlp_metrics.h"
 
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "ingest-service/ingest_metrics.h"
+
 namespace streammetrics::ingest::otlp {
-namespace {
-
-// grpc::StatusCode names as labels ("ok", "invalid_argument", ...).
-const char* const kCodeNames[17] = {
-    "ok",        "cancelled",      "unknown",           "invalid_argument",   "deadline_exceeded",
-    "not_found", "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
-    "aborted",   "out_of_range",   "unimplemented",     "internal",           "unavailable",
-    "data_loss", "unauthenticated"};
-
-}  // namespace
 
 OtlpMetrics::OtlpMetrics(prometheus::Registry& r) {
   using prometheus::BuildCounter;
@@ -22,7 +16,9 @@ OtlpMetrics::OtlpMetrics(prometheus::Registry& r) {
                   .Help("OTLP MetricsService/Export calls answered, by gRPC status code.")
                   .Register(r);
   for (size_t i = 0; i < exports_by_code_.size(); ++i) {
-    exports_by_code_[i] = &exports_->Add({{"code", kCodeNames[i]}});
+    // "ok", "invalid_argument", ...: gRPC's and absl's codes share numbers and names.
+    exports_by_code_[i] = &exports_->Add({{"code", absl::AsciiStrToLower(absl::StatusCodeToString(
+                                                       static_cast<absl::StatusCode>(i)))}});
   }
   points_ = &BuildCounter()
                  .Name("streammetrics_ingest_otlp_points_total")
@@ -36,13 +32,11 @@ OtlpMetrics::OtlpMetrics(prometheus::Registry& r) {
   for (size_t i = 0; i < points_skipped_.size(); ++i) {
     points_skipped_[i] = &points_->Add({{"outcome", SkipLabel(static_cast<Skip>(i))}});
   }
-  prometheus::Histogram::BucketBoundaries buckets;
-  for (double s = 0.0005; s < 20; s *= 2) buckets.push_back(s);
   latency_ = &BuildHistogram()
                   .Name("streammetrics_ingest_otlp_export_seconds")
                   .Help("From receiving an export to its answer (after Kafka stored its points).")
                   .Register(r)
-                  .Add({}, buckets);
+                  .Add({}, LatencyBuckets());
   tracker_series_ = &BuildGauge()
                          .Name("streammetrics_ingest_otlp_cumulative_series")
                          .Help("Cumulative sum series whose last point this instance remembers.")

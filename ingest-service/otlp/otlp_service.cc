@@ -7,11 +7,10 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/arena.h"
-#include "grpcpp/support/proto_buffer_reader.h"
+#include "ingest-service/batch_parser.h"
 #include "ingest-service/ingest_service.h"
 #include "ingest-service/otlp/otlp_records.h"
 #include "lib/common/grpc_status.h"
@@ -32,22 +31,8 @@ constexpr size_t kQuotedRejections = 3;
 
 absl::Status Unavailable(grpc::CallbackServerContext* context, absl::Duration retry,
                          absl::string_view message) {
-  const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(retry));
-  context->AddTrailingMetadata(kRetryAfterTrailer, std::to_string(ms));
+  const int64_t ms = AddRetryAfter(context, retry);
   return absl::UnavailableError(absl::StrCat(message, "; retry in ", ms, " ms"));
-}
-
-absl::Status ParseExport(const grpc::ByteBuffer& bytes, ExportRequest* request) {
-  ProtobufLogCapture capture;    // protobuf names a field with invalid UTF-8 only in its log
-  grpc::ByteBuffer copy(bytes);  // the reader consumes; slices are shared, not copied
-  grpc::ProtoBufferReader reader(&copy);
-  if (reader.status().ok() && request->ParseFromZeroCopyStream(&reader)) {
-    return absl::OkStatus();
-  }
-  std::string why(absl::StripAsciiWhitespace(capture.message()));
-  if (why.empty()) why = "truncated, a wrong wire type, or not protobuf";
-  return absl::InvalidArgumentError(
-      absl::StrCat("the ExportMetricsServiceRequest does not parse: ", why, "; fix the exporter"));
 }
 
 // One export from admission to answer: the call's reactor. It owns itself through self_ (set by
@@ -105,11 +90,15 @@ class ExportCall final : public grpc::ServerUnaryReactor {
     arena_options.max_block_size = 256 << 10;
     google::protobuf::Arena arena(arena_options);
     ExportRequest& request = *google::protobuf::Arena::CreateMessage<ExportRequest>(&arena);
-    if (absl::Status parsed = ParseExport(bytes, &request); !parsed.ok()) {
+    grpc::ByteBuffer copy(bytes);  // the parser consumes it; slices are shared, not copied
+    if (absl::Status parsed =
+            ParseMessage(&copy, &request, "ExportMetricsServiceRequest", "fix the exporter");
+        !parsed.ok()) {
       return Answer(parsed, nullptr);
     }
-    const size_t points = CountDataPoints(request);
-    const size_t containers = CountContainers(request);
+    const ExportCounts counts = CountExport(request);
+    const size_t points = counts.points;
+    const size_t containers = counts.containers;
     if (points > deps_.max_points_per_export || containers > deps_.max_points_per_export) {
       return Answer(
           absl::InvalidArgumentError(absl::StrCat(

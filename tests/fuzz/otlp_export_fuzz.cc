@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(tracker->size() <= 64);
   uint64_t skipped = 0;
   for (uint64_t s : mapped.skipped) skipped += s;
-  Check(mapped.points == CountDataPoints(request));
+  Check(mapped.points == CountExport(request).points);
   Check(mapped.events.size() + mapped.rejections.size() + skipped == mapped.points);
   const size_t records = mapped.events.size() + mapped.rejections.size();
   const events::ValidationLimits limits;

@@ -85,19 +85,10 @@ class OtlpPipelineTest : public PipelineTest {
   std::map<std::string, v1::WindowAggregate> FinalWindows(const std::string& service,
                                                           absl::Time from, absl::Time to,
                                                           size_t metrics) {
-    auto stub = v1::QueryService::NewStub(QueryChannel());
     std::map<std::string, v1::WindowAggregate> windows;
     PollUntil(absl::Minutes(3), [&] {
-      v1::QueryAggregatesRequest r;
-      r.set_service_id(service);
-      r.set_window_size(v1::WINDOW_SIZE_1M);
-      *r.mutable_start() = aggregation::TimeToProto(from);
-      *r.mutable_end() = aggregation::TimeToProto(to);
-      r.set_page_size(1000);
-      grpc::ClientContext ctx;
-      if (!query_token_.empty()) ctx.AddMetadata("authorization", "Bearer " + query_token_);
       v1::QueryAggregatesResponse page;
-      if (!stub->QueryAggregates(&ctx, r, &page).ok()) return false;
+      if (!QueryWindows(service, from, to, &page)) return false;
       windows.clear();
       for (const v1::WindowAggregate& w : page.windows()) {
         if (w.is_final()) windows[w.series().metric_name()] = w;
@@ -105,6 +96,21 @@ class OtlpPipelineTest : public PipelineTest {
       return windows.size() >= metrics;
     });
     return windows;
+  }
+
+  // One page (up to 1,000) of the 1-minute windows of `service` starting in [from, to), open or
+  // final; false when the query failed.
+  bool QueryWindows(const std::string& service, absl::Time from, absl::Time to,
+                    v1::QueryAggregatesResponse* page) {
+    v1::QueryAggregatesRequest r;
+    r.set_service_id(service);
+    r.set_window_size(v1::WINDOW_SIZE_1M);
+    *r.mutable_start() = aggregation::TimeToProto(from);
+    *r.mutable_end() = aggregation::TimeToProto(to);
+    r.set_page_size(1000);
+    grpc::ClientContext ctx;
+    if (!query_token_.empty()) ctx.AddMetadata("authorization", "Bearer " + query_token_);
+    return v1::QueryService::NewStub(QueryChannel())->QueryAggregates(&ctx, r, page).ok();
   }
 };
 
@@ -212,7 +218,6 @@ TEST_F(OtlpPipelineTest, OpenTelemetryPythonSdkExportsAreCountedExactly) {
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &expected).ok()) << json;
 
   // Every window of each metric, open or final, merged: count and sum add, min and max fold.
-  auto stub = v1::QueryService::NewStub(QueryChannel());
   std::map<std::string, v1::WindowAggregate> merged;
   auto matches = [&] {
     for (const auto& [name, want] : expected.fields()) {
@@ -226,16 +231,10 @@ TEST_F(OtlpPipelineTest, OpenTelemetryPythonSdkExportsAreCountedExactly) {
     return true;
   };
   PollUntil(absl::Minutes(2), [&] {
-    v1::QueryAggregatesRequest r;
-    r.set_service_id(service);
-    r.set_window_size(v1::WINDOW_SIZE_1M);
-    *r.mutable_start() = aggregation::TimeToProto(from - absl::Minutes(1));
-    *r.mutable_end() = aggregation::TimeToProto(absl::Now() + absl::Minutes(2));
-    r.set_page_size(1000);
-    grpc::ClientContext ctx;
-    if (!query_token_.empty()) ctx.AddMetadata("authorization", "Bearer " + query_token_);
     v1::QueryAggregatesResponse page;
-    if (!stub->QueryAggregates(&ctx, r, &page).ok()) return false;
+    if (!QueryWindows(service, from - absl::Minutes(1), absl::Now() + absl::Minutes(2), &page)) {
+      return false;
+    }
     merged.clear();
     for (const v1::WindowAggregate& w : page.windows()) {
       auto [it, added] = merged.try_emplace(w.series().metric_name(), w);

@@ -266,7 +266,7 @@ TEST_F(OtlpMapperTest, NoRecordedValueAndEmptyPointsAreSkipped) {
   EXPECT_EQ(Skipped(m, Skip::kEmpty), 1u);
   ASSERT_EQ(m.rejections.size(), 1u);
   EXPECT_THAT(m.rejections[0].message, HasSubstr("without a value"));
-  EXPECT_EQ(CountDataPoints(b.request()), 3u);
+  EXPECT_EQ(CountExport(b.request()).points, 3u);
 }
 
 TEST_F(OtlpMapperTest, NanPassesToValidationWithoutTouchingCumulativeState) {
